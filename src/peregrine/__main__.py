@@ -1,0 +1,3 @@
+from peregrine.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The operator's and power user's interface: `peregrine --help`."""

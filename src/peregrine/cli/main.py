@@ -1,0 +1,83 @@
+"""Entry point of the ``peregrine`` command.
+
+Errors a person can act on print one line and exit 1; usage errors exit 2; nothing prints a
+traceback (set PEREGRINE_DEBUG=1 while developing to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from peregrine import __version__
+from peregrine.cli import config_cmd, db_cmd, jobs_cmd, serve_cmd
+from peregrine.cli.context import CliError
+from peregrine.services.config_file import ConfigFileError
+from peregrine.services.jobs import JobInputError
+from peregrine.services.pipeline import JobNotFoundError, TransitionError
+from peregrine.settings import SettingsError
+from peregrine.storage.migrate import MigrationError
+from peregrine.storage.userdb import StorageError
+
+_EXPECTED = (
+    CliError,
+    SettingsError,
+    StorageError,
+    MigrationError,
+    JobInputError,
+    JobNotFoundError,
+    TransitionError,
+)
+
+
+class PeregrineGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except ConfigFileError as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            ctx.exit(1)
+        except _EXPECTED as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if os.environ.get("PEREGRINE_DEBUG"):
+                raise
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} "
+                "(set PEREGRINE_DEBUG=1 to see the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=PeregrineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="peregrine")
+def cli() -> None:
+    """Peregrine, a job-search assistant.
+
+    Settings come from environment variables (see docs/configuration.md).
+    """
+
+
+cli.add_command(serve_cmd.serve)
+cli.add_command(db_cmd.db)
+cli.add_command(jobs_cmd.jobs)
+cli.add_command(config_cmd.config)
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="peregrine", standalone_mode=True))

@@ -1,0 +1,78 @@
+"""Canonical job URLs: the same posting reached through different links gets one key."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 2048
+
+# Query parameters that only track where a click came from.
+_TRACKING = re.compile(
+    r"^(utm_.*|gclid|gclsrc|dclid|fbclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hs.*|hsa_.*|"
+    r"ref|refid|ref_src|referrer|src|source|trk|trkinfo|trackingid|tracking_id|from|"
+    r"originalsubdomain|currentjobid|eboardid|lipi|position|pagenum|si|sid|spm|"
+    r"campaign|campaignid|cmp|gh_src|lever-origin|lever-source.*)$",
+    re.IGNORECASE,
+)
+
+_LINKEDIN_VIEW = re.compile(r"/jobs/view/(?:[^/]*?-)?(\d{6,})/?$")
+
+
+class InvalidURLError(ValueError):
+    """Not an http(s) URL we can store."""
+
+
+def canonical_url(raw: str) -> str:
+    """Return the canonical form of a job URL, or raise ``InvalidURLError``."""
+    url = raw.strip()
+    if not url:
+        raise InvalidURLError("the URL is empty")
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidURLError(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise InvalidURLError("the URL contains spaces or control characters")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise InvalidURLError(f"only http and https links are accepted, not {raw!r}")
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise InvalidURLError(f"the URL has no host name: {raw!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidURLError(f"the URL has an invalid port: {raw!r}") from None
+    netloc = host if ":" not in host else f"[{host}]"
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        netloc = f"{netloc}:{port}"
+    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+
+    special = _known_board(host, path, parts.query)
+    if special:
+        return special
+
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=False) if not _TRACKING.match(k)
+    ]
+    query.sort()
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def _known_board(host: str, path: str, query: str) -> str | None:
+    """Boards whose links carry a stable job id: keep only that id."""
+    if host.endswith("linkedin.com"):
+        match = _LINKEDIN_VIEW.search(path)
+        if match:
+            return f"https://www.linkedin.com/jobs/view/{match[1]}"
+        params = dict(parse_qsl(query))
+        if params.get("currentJobId", "").isdigit():
+            return f"https://www.linkedin.com/jobs/view/{params['currentJobId']}"
+    if host.endswith("indeed.com") or ".indeed." in host:
+        params = dict(parse_qsl(query))
+        jk = params.get("jk") or params.get("vjk")
+        if jk and re.fullmatch(r"[0-9a-fA-F]{8,32}", jk):
+            return f"https://{host if host.startswith('www.') else 'www.' + host}/viewjob?jk={jk}"
+    return None

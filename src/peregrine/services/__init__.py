@@ -1,0 +1,1 @@
+"""Business rules; no web objects here."""

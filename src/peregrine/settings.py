@@ -1,0 +1,384 @@
+"""The one place Peregrine reads its environment.
+
+Every setting is declared once in ``SPECS`` (name, default, meaning) so that parsing,
+``docs/configuration.md`` and the test that keeps the two in step share one list.
+Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Mode = Literal["local", "demo", "cloud"]
+
+MIN_SECRET_BYTES = 32
+DEFAULT_PORTS: dict[str, int] = {"local": 8502, "demo": 8504, "cloud": 8505}
+
+# Values that people paste from examples; refusing them stops a "changeme" secret from
+# protecting real tenants.
+_PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "placeholder",
+    "example",
+    "your-",
+    "your_",
+    "replace",
+    "secret-here",
+    "xxxxxxxx",
+    "<",
+    "todo",
+)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str``, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __len__(self) -> int:
+        return len(self._value.encode())
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: str
+    meaning: str
+    secret: bool = False
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("CLOUD_MODE", "false", "Run as the multi-tenant cloud service (port 8505)."),
+    SettingSpec("DEMO_MODE", "false", "Run as the public demo; LLM calls are blocked (port 8504)."),
+    SettingSpec(
+        "PEREGRINE_DATA_DIR",
+        "./data",
+        "Local and demo mode: the folder that holds everything the user owns.",
+    ),
+    SettingSpec(
+        "STAGING_DB",
+        "<PEREGRINE_DATA_DIR>/staging.db",
+        "Local and demo mode: path of the user's SQLite database.",
+    ),
+    SettingSpec(
+        "PEREGRINE_HOST",
+        "127.0.0.1",
+        "Interface to listen on. Local mode refuses non-loopback addresses unless "
+        "PEREGRINE_ALLOW_REMOTE is true.",
+    ),
+    SettingSpec(
+        "PEREGRINE_PORT", "8502 / 8504 / 8505", "Port to listen on (local / demo / cloud default)."
+    ),
+    SettingSpec(
+        "PEREGRINE_ALLOW_REMOTE",
+        "false",
+        "Local mode: allow listening on a non-loopback interface (you then need your own "
+        "authentication in front).",
+    ),
+    SettingSpec(
+        "PEREGRINE_ALLOWED_HOSTS",
+        "127.0.0.1,localhost,[::1]",
+        "Comma-separated Host header values accepted (protects against DNS rebinding). "
+        "`*` accepts any.",
+    ),
+    SettingSpec(
+        "PEREGRINE_ROOT_PATH",
+        "",
+        "Path prefix when served behind a proxy, e.g. `/peregrine`.",
+    ),
+    SettingSpec("PEREGRINE_LOG_LEVEL", "info", "debug, info, warning or error."),
+    SettingSpec(
+        "PEREGRINE_MAX_BODY_BYTES",
+        "10485760",
+        "Largest request body accepted, in bytes (uploads included).",
+    ),
+    SettingSpec(
+        "CLOUD_DATA_ROOT",
+        "/devl/menagerie-data",
+        "Cloud mode: root of the per-user folders `<root>/<user-id>/<app>/`.",
+    ),
+    SettingSpec(
+        "CLOUD_APP_SLUG",
+        "peregrine",
+        "Cloud mode: the app's folder name under each user's folder.",
+    ),
+    SettingSpec(
+        "DIRECTUS_JWT_SECRET",
+        "(required in cloud mode)",
+        "Cloud mode: HS256 secret Directus signs session tokens with (at least 32 bytes).",
+        secret=True,
+    ),
+    SettingSpec(
+        "CF_SERVER_SECRET",
+        "(required in cloud mode)",
+        "Cloud mode: server secret the per-user database keys are derived from "
+        "(HMAC-SHA256, at least 32 bytes).",
+        secret=True,
+    ),
+    SettingSpec(
+        "CF_SERVER_SECRET_PREVIOUS",
+        "(unset)",
+        "Cloud mode: the previous server secret during a rotation; databases that do not "
+        "open with the current key are opened with this one and re-keyed.",
+        secret=True,
+    ),
+    SettingSpec(
+        "SESSION_COOKIE_NAME",
+        "directus_session_token",
+        "Cloud mode: name of the Directus session cookie.",
+    ),
+    SettingSpec(
+        "LOGIN_URL",
+        "/login",
+        "Cloud mode: where the sign-in page sends people (a `next` parameter is added).",
+    ),
+    SettingSpec(
+        "DIRECTUS_URL",
+        "(unset)",
+        "Cloud mode: when set, sessions are confirmed with Directus `/users/me` "
+        "(cached up to 60 s), so logouts take effect within a minute.",
+    ),
+    SettingSpec(
+        "PLATFORM_DB_URL",
+        "(unset)",
+        "Cloud mode: PostgreSQL URL of the platform database.",
+        secret=True,
+    ),
+)
+
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = "local"
+    data_dir: Path = Path("data")
+    staging_db: Path = Path("data/staging.db")
+    host: str = "127.0.0.1"
+    port: int = 8502
+    allow_remote: bool = False
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    root_path: str = ""
+    log_level: str = "info"
+    max_body_bytes: int = 10 * 1024 * 1024
+    cloud_data_root: Path = Path("/devl/menagerie-data")
+    cloud_app_slug: str = "peregrine"
+    directus_jwt_secret: Secret | None = field(default=None, repr=False)
+    cf_server_secret: Secret | None = field(default=None, repr=False)
+    cf_server_secret_previous: Secret | None = field(default=None, repr=False)
+    session_cookie_name: str = "directus_session_token"
+    login_url: str = "/login"
+    directus_url: str | None = None
+    platform_db_url: Secret | None = field(default=None, repr=False)
+
+    @property
+    def cloud(self) -> bool:
+        return self.mode == "cloud"
+
+    @property
+    def demo(self) -> bool:
+        return self.mode == "demo"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse settings strictly; a bad value raises ``SettingsError`` naming the variable."""
+        env = _Env(os.environ if environ is None else environ)
+        cloud = env.boolean("CLOUD_MODE")
+        demo = env.boolean("DEMO_MODE")
+        if cloud and demo:
+            raise SettingsError(
+                "CLOUD_MODE and DEMO_MODE are both true; choose one (the demo is a separate "
+                "instance)."
+            )
+        mode: Mode = "cloud" if cloud else "demo" if demo else "local"
+
+        data_dir = Path(env.text("PEREGRINE_DATA_DIR") or "./data")
+        staging = env.text("STAGING_DB")
+        staging_db = Path(staging) if staging else data_dir / "staging.db"
+
+        host = env.text("PEREGRINE_HOST") or "127.0.0.1"
+        allow_remote = env.boolean("PEREGRINE_ALLOW_REMOTE")
+        if mode == "local" and not allow_remote and not _is_loopback(host):
+            raise SettingsError(
+                f"PEREGRINE_HOST={host!r} is not a loopback address. Local mode has no login, "
+                "so it listens on 127.0.0.1 only; set PEREGRINE_ALLOW_REMOTE=true if you put "
+                "your own authentication in front."
+            )
+        port = env.integer("PEREGRINE_PORT", DEFAULT_PORTS[mode], low=1, high=65535)
+
+        hosts_raw = env.text("PEREGRINE_ALLOWED_HOSTS")
+        allowed_hosts = (
+            tuple(h.strip().lower() for h in hosts_raw.split(",") if h.strip())
+            if hosts_raw
+            else ("127.0.0.1", "localhost", "[::1]")
+        )
+        if mode == "local" and not hosts_raw and host not in {"127.0.0.1", "localhost", "::1"}:
+            allowed_hosts = (*allowed_hosts, host.lower())
+
+        root_path = env.text("PEREGRINE_ROOT_PATH").rstrip("/")
+        if root_path and not root_path.startswith("/"):
+            raise SettingsError(
+                f"PEREGRINE_ROOT_PATH must start with '/', got {root_path!r} (e.g. /peregrine)."
+            )
+
+        log_level = (env.text("PEREGRINE_LOG_LEVEL") or "info").lower()
+        if log_level not in {"debug", "info", "warning", "error"}:
+            raise SettingsError(
+                f"PEREGRINE_LOG_LEVEL must be debug, info, warning or error, got {log_level!r}."
+            )
+        max_body = env.integer(
+            "PEREGRINE_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024, high=2 * 1024**3
+        )
+
+        slug = env.text("CLOUD_APP_SLUG") or "peregrine"
+        if not slug.isascii() or not slug.replace("-", "").isalnum() or not slug[0].isalpha():
+            raise SettingsError(
+                f"CLOUD_APP_SLUG must be letters, digits and dashes starting with a letter, "
+                f"got {slug!r}."
+            )
+        cookie = env.text("SESSION_COOKIE_NAME") or "directus_session_token"
+        directus_url = env.text("DIRECTUS_URL") or None
+        if directus_url and not directus_url.startswith(("http://", "https://")):
+            raise SettingsError(f"DIRECTUS_URL must be an http(s) URL, got {directus_url!r}.")
+
+        settings = cls(
+            mode=mode,
+            data_dir=data_dir,
+            staging_db=staging_db,
+            host=host,
+            port=port,
+            allow_remote=allow_remote,
+            allowed_hosts=allowed_hosts,
+            root_path=root_path,
+            log_level=log_level,
+            max_body_bytes=max_body,
+            cloud_data_root=Path(env.text("CLOUD_DATA_ROOT") or "/devl/menagerie-data"),
+            cloud_app_slug=slug,
+            directus_jwt_secret=env.secret("DIRECTUS_JWT_SECRET"),
+            cf_server_secret=env.secret("CF_SERVER_SECRET"),
+            cf_server_secret_previous=env.secret("CF_SERVER_SECRET_PREVIOUS"),
+            session_cookie_name=cookie,
+            login_url=env.text("LOGIN_URL") or "/login",
+            directus_url=directus_url.rstrip("/") if directus_url else None,
+            platform_db_url=env.secret("PLATFORM_DB_URL"),
+        )
+        if mode == "cloud":
+            _check_cloud_secrets(settings)
+        return settings
+
+
+def _check_cloud_secrets(settings: Settings) -> None:
+    for name in ("DIRECTUS_JWT_SECRET", "CF_SERVER_SECRET"):
+        value: Secret | None = getattr(settings, name.lower())
+        _check_strong_secret(name, value, required=True)
+    _check_strong_secret(
+        "CF_SERVER_SECRET_PREVIOUS", settings.cf_server_secret_previous, required=False
+    )
+
+
+def _check_strong_secret(name: str, value: Secret | None, *, required: bool) -> None:
+    if value is None:
+        if required:
+            raise SettingsError(
+                f"{name} is required in cloud mode (set {name} or {name}_FILE). "
+                "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        return
+    lowered = value.reveal().lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        raise SettingsError(f"{name} looks like a placeholder; set a real random secret.")
+    if len(value) < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"{name} is {len(value)} bytes; cloud mode needs at least {MIN_SECRET_BYTES}."
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Env:
+    """Typed reads of the environment that raise messages naming the variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str:
+        assert name in SPEC_BY_NAME, f"{name} is not declared in SPECS"
+        return self._environ.get(name, "").strip()
+
+    def boolean(self, name: str) -> bool:
+        raw = self.text(name).lower()
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise SettingsError(
+            f"{name} must be one of true/false/1/0/yes/no, got {self.text(name)!r}."
+        )
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        raw = self.text(name)
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}.") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name} must be between {low} and {high}, got {value}.")
+        return value
+
+    def secret(self, name: str) -> Secret | None:
+        """Read ``NAME`` or the file named by ``NAME_FILE`` (not both)."""
+        direct = self._environ.get(name, "")
+        file_name = self._environ.get(f"{name}_FILE", "").strip()
+        if direct and file_name:
+            raise SettingsError(f"Set either {name} or {name}_FILE, not both.")
+        if file_name:
+            try:
+                value = Path(file_name).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SettingsError(
+                    f"{name}_FILE points to {file_name!r}, which cannot be read ({exc.strerror})."
+                ) from None
+            except UnicodeDecodeError:
+                raise SettingsError(f"{name}_FILE must contain UTF-8 text.") from None
+            return Secret(value) if value else None
+        direct = direct.strip()
+        return Secret(direct) if direct else None

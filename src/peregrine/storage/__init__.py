@@ -1,0 +1,1 @@
+"""Per-user storage: the database handle, migrations and named queries."""

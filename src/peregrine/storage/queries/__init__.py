@@ -1,0 +1,1 @@
+"""Named SQL functions, one module per area. Route handlers never build SQL."""

@@ -1,0 +1,373 @@
+"""Queries on jobs and the sources that listed them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from peregrine.lib.text import normalise_company, normalise_title
+
+SortOrder = Literal["score", "newest", "posted", "salary", "company", "title"]
+SORT_ORDERS: dict[str, str] = {
+    "score": "match_score IS NULL, match_score DESC, id DESC",
+    "newest": "date_found DESC, id DESC",
+    "posted": "date_posted IS NULL, date_posted DESC, id DESC",
+    "salary": "salary_annual_max IS NULL, coalesce(salary_annual_max, salary_annual_min) DESC, "
+    "id DESC",
+    "company": "company_norm ASC, title_norm ASC, id ASC",
+    "title": "title_norm ASC, company_norm ASC, id ASC",
+}
+SORT_LABELS: dict[str, str] = {
+    "score": "Best match",
+    "newest": "Newest found",
+    "posted": "Newest posted",
+    "salary": "Highest salary",
+    "company": "Company A–Z",
+    "title": "Title A–Z",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A listing as it arrives from a source or the user, before it is stored."""
+
+    title: str
+    url: str  # canonical
+    company: str = ""
+    location: str = ""
+    work_mode: str = "unknown"
+    source: str = "manual"
+    external_id: str | None = None
+    description: str = ""
+    salary_text: str = ""
+    salary_min: float | None = None
+    salary_max: float | None = None
+    salary_currency: str | None = None
+    salary_interval: str | None = None
+    salary_annual_min: float | None = None
+    salary_annual_max: float | None = None
+    date_posted: str | None = None
+    source_url: str | None = None  # the link as the source gave it, if not the canonical one
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    title: str
+    company: str
+    location: str
+    is_remote: bool
+    work_mode: str
+    url: str
+    source: str
+    external_id: str | None
+    description: str
+    salary_text: str
+    salary_min: float | None
+    salary_max: float | None
+    salary_currency: str | None
+    salary_interval: str | None
+    salary_annual_min: float | None
+    salary_annual_max: float | None
+    date_posted: str | None
+    date_found: str
+    status: str
+    match_score: float | None
+    match_explanation: dict[str, Any]
+    keyword_gaps: list[str]
+    flags: list[str]
+    applied_match_id: int | None
+    cover_letter: str
+    interview_at: str | None
+    interview_tz: str | None
+    rejection_stage: str | None
+    notes: str
+    applied_at: str | None
+    follow_up_on: str | None
+    updated_at: str
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        data = {f.name: row[f.name] for f in _ROW_FIELDS}
+        data["is_remote"] = bool(data["is_remote"])
+        data["match_explanation"] = json.loads(data["match_explanation"] or "{}")
+        data["keyword_gaps"] = json.loads(data["keyword_gaps"] or "[]")
+        data["flags"] = json.loads(data["flags"] or "[]")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_ROW_FIELDS = [f for f in fields(Job) if f.name != "sources"]
+JOB_COLUMNS = ", ".join(f.name for f in _ROW_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    inserted: int
+    updated: int
+
+
+_UPSERT = """
+INSERT INTO jobs (title, company, company_norm, title_norm, location, is_remote, work_mode, url,
+                  source, external_id, description, salary_text, salary_min, salary_max,
+                  salary_currency, salary_interval, salary_annual_min, salary_annual_max,
+                  date_posted, date_found, updated_at)
+VALUES (:title, :company, :company_norm, :title_norm, :location, :is_remote, :work_mode, :url,
+        :source, :external_id, :description, :salary_text, :salary_min, :salary_max,
+        :salary_currency, :salary_interval, :salary_annual_min, :salary_annual_max,
+        :date_posted, :now, :now)
+ON CONFLICT (url) DO UPDATE SET
+    -- A repeat sighting fills in what we did not know; it never overwrites what we had,
+    -- because the user may have corrected it.
+    description = CASE WHEN jobs.description = '' THEN excluded.description
+                       ELSE jobs.description END,
+    location = CASE WHEN jobs.location = '' THEN excluded.location ELSE jobs.location END,
+    company = CASE WHEN jobs.company = '' THEN excluded.company ELSE jobs.company END,
+    company_norm = CASE WHEN jobs.company = '' THEN excluded.company_norm
+                        ELSE jobs.company_norm END,
+    work_mode = CASE WHEN jobs.work_mode = 'unknown' THEN excluded.work_mode
+                     ELSE jobs.work_mode END,
+    is_remote = CASE WHEN jobs.work_mode = 'unknown' THEN excluded.is_remote
+                     ELSE jobs.is_remote END,
+    salary_text = CASE WHEN jobs.salary_text = '' THEN excluded.salary_text
+                       ELSE jobs.salary_text END,
+    salary_min = coalesce(jobs.salary_min, excluded.salary_min),
+    salary_max = coalesce(jobs.salary_max, excluded.salary_max),
+    salary_currency = coalesce(jobs.salary_currency, excluded.salary_currency),
+    salary_interval = coalesce(jobs.salary_interval, excluded.salary_interval),
+    salary_annual_min = coalesce(jobs.salary_annual_min, excluded.salary_annual_min),
+    salary_annual_max = coalesce(jobs.salary_annual_max, excluded.salary_annual_max),
+    date_posted = coalesce(jobs.date_posted, excluded.date_posted),
+    external_id = coalesce(jobs.external_id, excluded.external_id)
+"""
+
+_SOURCE_LINK = """
+INSERT OR IGNORE INTO job_sources (job_id, source, url, external_id, found_at)
+SELECT id, :source, :source_url, :external_id, :now FROM jobs WHERE url = :url
+"""
+
+
+def _params(job: NewJob, now: str) -> dict[str, Any]:
+    return {
+        "title": job.title,
+        "company": job.company,
+        "company_norm": normalise_company(job.company),
+        "title_norm": normalise_title(job.title),
+        "location": job.location,
+        "is_remote": 1 if job.work_mode == "remote" else 0,
+        "work_mode": job.work_mode,
+        "url": job.url,
+        "source": job.source,
+        "external_id": job.external_id,
+        "description": job.description,
+        "salary_text": job.salary_text,
+        "salary_min": job.salary_min,
+        "salary_max": job.salary_max,
+        "salary_currency": job.salary_currency,
+        "salary_interval": job.salary_interval,
+        "salary_annual_min": job.salary_annual_min,
+        "salary_annual_max": job.salary_annual_max,
+        "date_posted": job.date_posted,
+        "now": now,
+        "source_url": job.source_url or job.url,
+    }
+
+
+def upsert_jobs(conn: Any, *, jobs: Iterable[NewJob], now: str) -> UpsertResult:
+    """Insert new jobs and merge repeats (by canonical URL) in the caller's transaction."""
+    rows = [_params(job, now) for job in jobs]
+    before = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    conn.executemany(_UPSERT, rows)
+    conn.executemany(_SOURCE_LINK, rows)
+    after = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    inserted = after - before
+    return UpsertResult(inserted=inserted, updated=len(rows) - inserted)
+
+
+def get_job(conn: Any, *, job_id: int) -> Job | None:
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        return None
+    job = Job.from_row(row)
+    sources = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT source FROM job_sources WHERE job_id = ? ORDER BY id", (job_id,)
+        )
+    ]
+    return _with_sources(job, sources)
+
+
+def _with_sources(job: Job, sources: list[str]) -> Job:
+    data = job.to_dict()
+    data["sources"] = sources or [job.source]
+    return Job(**data)
+
+
+def find_job_id_by_url(conn: Any, *, url: str) -> int | None:
+    row = conn.execute("SELECT id FROM jobs WHERE url = ?", (url,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def source_links(conn: Any, *, job_id: int) -> list[dict[str, str]]:
+    return [
+        {"source": r["source"], "url": r["url"], "found_at": r["found_at"]}
+        for r in conn.execute(
+            "SELECT source, url, found_at FROM job_sources WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    statuses: Sequence[str] = ()
+    source: str | None = None
+    remote_only: bool = False
+    min_score: float | None = None
+    text: str | None = None
+
+
+def _where(flt: JobFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.statuses:
+        clauses.append(f"status IN ({', '.join('?' for _ in flt.statuses)})")
+        params.extend(flt.statuses)
+    if flt.source:
+        clauses.append("(source = ? OR id IN (SELECT job_id FROM job_sources WHERE source = ?))")
+        params.extend([flt.source, flt.source])
+    if flt.remote_only:
+        clauses.append("work_mode = 'remote'")
+    if flt.min_score is not None:
+        clauses.append("match_score >= ?")
+        params.append(flt.min_score)
+    if flt.text:
+        like = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append(
+            "(title LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\' "
+            "OR location LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\')"
+        )
+        params.extend([like, like, like, like])
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def list_jobs(
+    conn: Any,
+    *,
+    flt: JobFilter = JobFilter(),
+    sort: str = "score",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Job], int]:
+    """A page of jobs and the total matching the filter."""
+    order = SORT_ORDERS.get(sort)
+    if order is None:
+        raise ValueError(f"unknown sort order {sort!r}; choose one of {', '.join(SORT_ORDERS)}")
+    where, params = _where(flt)
+    total = conn.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {order} LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    jobs = [Job.from_row(r) for r in rows]
+    if jobs:
+        ids = [j.id for j in jobs]
+        by_job: dict[int, list[str]] = {}
+        for r in conn.execute(
+            f"SELECT job_id, source FROM job_sources WHERE job_id IN "
+            f"({', '.join('?' for _ in ids)}) ORDER BY id",
+            ids,
+        ):
+            names = by_job.setdefault(r[0], [])
+            if r[1] not in names:
+                names.append(r[1])
+        jobs = [_with_sources(j, by_job.get(j.id, [])) for j in jobs]
+    return jobs, int(total)
+
+
+def counts_by_status(conn: Any) -> dict[str, int]:
+    return {r[0]: r[1] for r in conn.execute("SELECT status, count(*) FROM jobs GROUP BY status")}
+
+
+def distinct_sources(conn: Any) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT source FROM job_sources ORDER BY 1")]
+
+
+_EDITABLE = {
+    "title",
+    "company",
+    "location",
+    "work_mode",
+    "description",
+    "notes",
+    "cover_letter",
+    "interview_at",
+    "interview_tz",
+    "follow_up_on",
+    "salary_text",
+}
+
+
+def update_job_fields(conn: Any, *, job_id: int, values: dict[str, Any], now: str) -> bool:
+    """Update user-editable fields; returns False when the job does not exist."""
+    unknown = set(values) - _EDITABLE
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    if not values:
+        return get_job(conn, job_id=job_id) is not None
+    data = dict(values)
+    if "company" in data:
+        data["company_norm"] = normalise_company(data["company"])
+    if "title" in data:
+        data["title_norm"] = normalise_title(data["title"])
+    if "work_mode" in data:
+        data["is_remote"] = 1 if data["work_mode"] == "remote" else 0
+    assignments = ", ".join(f"{name} = :{name}" for name in data)
+    cur = conn.execute(
+        f"UPDATE jobs SET {assignments}, updated_at = :now WHERE id = :id",
+        {**data, "now": now, "id": job_id},
+    )
+    return bool(cur.rowcount == 1)
+
+
+def set_score(
+    conn: Any,
+    *,
+    job_id: int,
+    score: float,
+    explanation: dict[str, Any],
+    gaps: list[str],
+    now: str,
+) -> None:
+    conn.execute(
+        "UPDATE jobs SET match_score = ?, match_explanation = ?, keyword_gaps = ?, "
+        "updated_at = ? WHERE id = ?",
+        (score, json.dumps(explanation), json.dumps(gaps), now, job_id),
+    )
+
+
+def set_flags(conn: Any, *, job_id: int, flags: list[str], applied_match_id: int | None) -> None:
+    conn.execute(
+        "UPDATE jobs SET flags = ?, applied_match_id = ? WHERE id = ?",
+        (json.dumps(sorted(set(flags))), applied_match_id, job_id),
+    )
+
+
+def delete_job(conn: Any, *, job_id: int) -> bool:
+    return bool(conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount == 1)
+
+
+def due_follow_ups(conn: Any, *, day: str) -> list[Job]:
+    """Applied jobs whose follow-up date has come and that have heard nothing since."""
+    rows = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE follow_up_on IS NOT NULL "
+        "AND follow_up_on <= ? AND status IN ('applied', 'survey') ORDER BY follow_up_on",
+        (day,),
+    )
+    return [Job.from_row(r) for r in rows]

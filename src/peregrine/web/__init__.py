@@ -1,0 +1,1 @@
+"""The web layer: pages, the JSON API and their security."""

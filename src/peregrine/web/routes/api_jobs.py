@@ -1,0 +1,217 @@
+"""JSON API for jobs: list with filters and paging, add, show, move, undo, edit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from peregrine.lib.clock import now_iso
+from peregrine.services import jobs as job_service
+from peregrine.services import pipeline
+from peregrine.storage.queries import events as event_q
+from peregrine.storage.queries import jobs as job_q
+from peregrine.web.deps import UserDBDep
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+SortParam = Literal["score", "newest", "posted", "salary", "company", "title"]
+StatusParam = Literal[
+    "pending",
+    "approved",
+    "dismissed",
+    "archived",
+    "applied",
+    "survey",
+    "phone_screen",
+    "interviewing",
+    "offer",
+    "hired",
+    "declined",
+    "rejected",
+    "withdrawn",
+]
+
+
+class JobOut(BaseModel):
+    id: int
+    title: str
+    company: str
+    location: str
+    work_mode: str
+    url: str
+    source: str
+    sources: list[str]
+    status: str
+    match_score: float | None
+    match_explanation: dict[str, Any]
+    keyword_gaps: list[str]
+    flags: list[str]
+    salary_text: str
+    salary_annual_min: float | None
+    salary_annual_max: float | None
+    salary_currency: str | None
+    date_posted: str | None
+    date_found: str
+    applied_at: str | None
+    follow_up_on: str | None
+    interview_at: str | None
+    interview_tz: str | None
+    rejection_stage: str | None
+    notes: str
+
+    @classmethod
+    def of(cls, job: job_q.Job) -> JobOut:
+        return cls.model_validate(job.to_dict())
+
+
+class JobDetailOut(JobOut):
+    description: str
+    cover_letter: str
+    allowed_moves: list[str]
+    events: list[dict[str, Any]]
+    links: list[dict[str, str]]
+
+
+class JobPage(BaseModel):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class NewJobIn(BaseModel):
+    url: str = Field(max_length=2048)
+    title: str = Field(max_length=500)
+    company: str = Field(default="", max_length=300)
+    location: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=200_000)
+    salary_text: str = Field(default="", max_length=200)
+    work_mode: Literal["remote", "hybrid", "onsite", "unknown"] = "unknown"
+
+
+class MoveIn(BaseModel):
+    status: StatusParam
+    note: str = Field(default="", max_length=2000)
+
+
+class BulkMoveIn(BaseModel):
+    job_ids: list[int] = Field(min_length=1, max_length=500)
+    status: StatusParam
+
+
+class MoveOut(BaseModel):
+    job_id: int
+    from_status: str
+    to_status: str
+
+
+class JobEditIn(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    company: str | None = Field(default=None, max_length=300)
+    location: str | None = Field(default=None, max_length=300)
+    notes: str | None = Field(default=None, max_length=50_000)
+    interview_at: str | None = Field(default=None, max_length=40)
+    interview_tz: str | None = Field(default=None, max_length=64)
+    follow_up_on: str | None = Field(default=None, max_length=10)
+
+
+def _require(job: job_q.Job | None, job_id: int) -> job_q.Job:
+    if job is None:
+        raise HTTPException(404, f"job {job_id} not found")
+    return job
+
+
+@router.get("/jobs", response_model=JobPage)
+def list_jobs(
+    db: UserDBDep,
+    status: Annotated[list[StatusParam] | None, Query()] = None,
+    source: Annotated[str | None, Query(max_length=50)] = None,
+    remote: bool = False,
+    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: SortParam = "score",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobPage:
+    """Jobs matching the filters, one page at a time."""
+    flt = job_q.JobFilter(
+        statuses=tuple(status or ()),
+        source=source,
+        remote_only=remote,
+        min_score=min_score,
+        text=q or None,
+    )
+    with db.read() as conn:
+        jobs, total = job_q.list_jobs(conn, flt=flt, sort=sort, limit=limit, offset=offset)
+    return JobPage(items=[JobOut.of(j) for j in jobs], total=total, limit=limit, offset=offset)
+
+
+@router.post("/jobs", status_code=201)
+def add_job(db: UserDBDep, body: NewJobIn) -> dict[str, Any]:
+    """Add one job by URL (a repeat URL merges into the existing job)."""
+    new = job_service.build_new_job(**body.model_dump())
+    result = job_service.add_job(db, new)
+    return {"id": result.job_id, "created": result.created}
+
+
+@router.get("/jobs/{job_id}", response_model=JobDetailOut)
+def show_job(db: UserDBDep, job_id: int) -> JobDetailOut:
+    with db.read() as conn:
+        job = _require(job_q.get_job(conn, job_id=job_id), job_id)
+        events = [_event(e) for e in event_q.events_for_job(conn, job_id=job_id)]
+        links = job_q.source_links(conn, job_id=job_id)
+    return JobDetailOut.model_validate(
+        {
+            **job.to_dict(),
+            "allowed_moves": pipeline.allowed_moves(job.status),
+            "events": events,
+            "links": links,
+        }
+    )
+
+
+def _event(event: event_q.JobEvent) -> dict[str, Any]:
+    return {k: getattr(event, k) for k in event.__slots__}
+
+
+@router.patch("/jobs/{job_id}", response_model=JobOut)
+def edit_job(db: UserDBDep, job_id: int, body: JobEditIn) -> JobOut:
+    values = body.model_dump(exclude_unset=True)
+    with db.write() as conn:
+        if not job_q.update_job_fields(conn, job_id=job_id, values=values, now=now_iso()):
+            raise HTTPException(404, f"job {job_id} not found")
+        job = _require(job_q.get_job(conn, job_id=job_id), job_id)
+    return JobOut.of(job)
+
+
+@router.post("/jobs/{job_id}/move", response_model=MoveOut)
+def move_job(db: UserDBDep, job_id: int, body: MoveIn) -> MoveOut:
+    """Move a job to another status, following the pipeline rules."""
+    result = pipeline.move(db, job_id=job_id, to_status=body.status, note=body.note)
+    return MoveOut(job_id=result.job_id, from_status=result.from_status, to_status=result.to_status)
+
+
+@router.post("/jobs/move", response_model=list[MoveOut])
+def move_jobs(db: UserDBDep, body: BulkMoveIn) -> list[MoveOut]:
+    """Move several jobs at once; if one move is refused, none happens."""
+    results = pipeline.move_many(db, job_ids=body.job_ids, to_status=body.status)
+    return [
+        MoveOut(job_id=r.job_id, from_status=r.from_status, to_status=r.to_status) for r in results
+    ]
+
+
+@router.post("/jobs/undo", response_model=MoveOut | None)
+def undo(db: UserDBDep, job_id: int | None = None) -> MoveOut | None:
+    """Undo the most recent move (of one job with ``job_id``, or of any job)."""
+    result = pipeline.undo_last(db, job_id=job_id)
+    if result is None:
+        raise HTTPException(409, "there is nothing to undo")
+    return MoveOut(job_id=result.job_id, from_status=result.from_status, to_status=result.to_status)
+
+
+@router.get("/stats")
+def stats(db: UserDBDep) -> dict[str, Any]:
+    with db.read() as conn:
+        return {"counts": job_q.counts_by_status(conn)}
