@@ -66,9 +66,7 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Liv
         "PEREGRINE_LOG_LEVEL": "warning",
         **(extra_env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "peregrine", "serve"], env=env, cwd=ROOT
-    )
+    process = subprocess.Popen([sys.executable, "-m", "peregrine", "serve"], env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
