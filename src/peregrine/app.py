@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from peregrine import __version__
 from peregrine.settings import Settings
@@ -16,6 +18,7 @@ from peregrine.web import errors
 from peregrine.web.routes import api_jobs, health
 
 log = logging.getLogger("peregrine.app")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -44,4 +47,5 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(api_jobs.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -45,6 +45,9 @@ def serve(host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        proxy_headers=settings.cloud,
-        forwarded_allow_ips="127.0.0.1" if settings.cloud else None,
+        # Forwarded headers are believed only from the proxy's own address; from anyone
+        # else they would let a client choose the address and scheme the app sees.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
+        server_header=False,
     )
