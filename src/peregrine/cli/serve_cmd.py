@@ -31,7 +31,12 @@ def serve(host: str | None, port: int | None) -> None:
         settings = dataclasses.replace(settings, host=host)
     if port:
         settings = dataclasses.replace(settings, port=port)
-    if not settings.cloud:
+    if settings.demo:
+        from peregrine.demo.seed import check_seeded
+
+        # The demo never creates or migrates its seed in place; visitors get copies.
+        check_seeded(settings.staging_db)
+    elif not settings.cloud:
         # Open the database once before the server starts, so a bad data folder or a file
         # that is not SQLite is one clear line instead of a lifespan traceback.
         open_local_db(settings).close()
