@@ -191,3 +191,41 @@ def test_the_caddyfile_is_formatted(tmp_path: Path) -> None:
         [binary, "fmt", str(CADDYFILE)], capture_output=True, text=True, check=True
     ).stdout
     assert formatted == CADDYFILE.read_text()
+
+
+def test_repeated_cookie_headers_all_reach_the_app(echo_behind_caddy: Running) -> None:
+    # The app, not Caddy, decides what two session cookies mean (it refuses them), so
+    # Caddy must pass both rather than silently picking one.
+    response = httpx.get(
+        echo_behind_caddy.url + "/peregrine/whoami",
+        headers=[
+            ("Cookie", "directus_session_token=alice-token"),
+            ("Cookie", "directus_session_token=mallory-token"),
+        ],
+    )
+    (session,) = response.json()["headers"]["x-cf-session"]
+    assert "alice-token" in session
+    assert "mallory-token" in session
+
+
+def test_demo_visitors_behind_caddy_get_their_own_sandbox(tmp_path: Path) -> None:
+    from datetime import date
+
+    from peregrine.demo.seed import build_seed
+
+    build_seed(tmp_path / "data" / "staging.db", today=date(2026, 11, 27))
+    with (
+        start_app(tmp_path, extra_env={"DEMO_MODE": "true"}) as app,
+        start_caddy(tmp_path, upstream=f"127.0.0.1:{app.port}") as caddy,
+        httpx.Client(base_url=caddy.url) as alice,
+        httpx.Client(base_url=caddy.url) as bob,
+    ):
+        first = alice.get("/peregrine/api/v1/jobs", params={"status": "pending"})
+        assert first.status_code == 200
+        assert "Path=/peregrine;" in first.headers["set-cookie"]
+        job_id = first.json()["items"][0]["id"]
+        moved = alice.post(f"/peregrine/api/v1/jobs/{job_id}/move", json={"status": "approved"})
+        assert moved.status_code == 200, moved.text
+        assert alice.get(f"/peregrine/api/v1/jobs/{job_id}").json()["status"] == "approved"
+        assert bob.get(f"/peregrine/api/v1/jobs/{job_id}").json()["status"] == "pending"
+    assert len(list((tmp_path / "data" / "sandboxes").iterdir())) == 2
