@@ -232,6 +232,11 @@ def test_the_visitor_cookie_is_http_only_and_sent_with_a_new_sandbox(
     assert "set-cookie" not in demo_app.get("/api/v1/jobs").headers
 
 
+def test_the_visitor_cookie_is_secure_over_https(demo_app: TestClient) -> None:
+    visitor = TestClient(demo_app.app, base_url="https://demo.example")
+    assert "; Secure" in visitor.get("/api/v1/jobs").headers["set-cookie"]
+
+
 def test_health_probes_do_not_create_sandboxes(demo_app: TestClient, demo_folder: Path) -> None:
     assert demo_app.get("/healthz").status_code == 200
     assert _sandboxes(demo_folder) == []

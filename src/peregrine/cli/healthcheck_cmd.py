@@ -18,10 +18,11 @@ from peregrine.cli.context import CliError, load_settings
     help="Seconds to wait for the answer.",
 )
 def healthcheck(timeout: float) -> None:
-    """Exit 0 when the server on PEREGRINE_HOST:PEREGRINE_PORT answers /healthz, else 1.
+    """Check that the running server answers /healthz (exit 0 if so, else 1).
 
-    Container images have no curl; this uses only the standard library and the same
-    settings as `peregrine serve`, so the probe follows any port or path prefix change.
+    Asks the server on PEREGRINE_HOST:PEREGRINE_PORT under PEREGRINE_ROOT_PATH. Container
+    images have no curl; this uses only the standard library and the same settings as
+    `peregrine serve`, so the probe follows any port or path prefix change.
     """
     settings = load_settings()
     # A server listening on every interface is reached on loopback from inside its container.
