@@ -6,20 +6,26 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from peregrine import __version__
 from peregrine.settings import Settings
+from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
 from peregrine.web.routes import api_jobs, health
 
 log = logging.getLogger("peregrine.app")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    tenancy = LocalTenancy(settings.staging_db)
+    tenancy: LocalTenancy | DemoTenancy = (
+        DemoTenancy(settings) if settings.demo else LocalTenancy(settings.staging_db)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,4 +50,11 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(api_jobs.router)
+    if settings.demo:
+        app.add_middleware(
+            DemoVisitorMiddleware,
+            ttl_minutes=settings.demo_sandbox_ttl_minutes,
+            cookie_path=settings.root_path or "/",
+        )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -121,6 +121,24 @@ SPECS: tuple[SettingSpec, ...] = (
         "Largest request body accepted, in bytes (uploads included).",
     ),
     SettingSpec(
+        "PEREGRINE_FORWARDED_ALLOW_IPS",
+        "(unset: 127.0.0.1 in cloud and demo mode, nobody in local mode)",
+        "Comma-separated addresses or networks (CIDR) of the reverse proxy whose "
+        "X-Forwarded-For/-Proto headers are believed, e.g. the Docker bridge gateway "
+        "`172.30.0.1`. `*` is refused: it would let any client pick its own address.",
+    ),
+    SettingSpec(
+        "DEMO_MAX_SANDBOXES",
+        "200",
+        "Demo mode: most visitor sandboxes kept at once; past it the least recently used "
+        "one is dropped.",
+    ),
+    SettingSpec(
+        "DEMO_SANDBOX_TTL_MINUTES",
+        "120",
+        "Demo mode: a visitor's sandbox is deleted after this many idle minutes.",
+    ),
+    SettingSpec(
         "CLOUD_DATA_ROOT",
         "/devl/menagerie-data",
         "Cloud mode: root of the per-user folders `<root>/<user-id>/<app>/`.",
@@ -191,6 +209,9 @@ class Settings:
     root_path: str = ""
     log_level: str = "info"
     max_body_bytes: int = 10 * 1024 * 1024
+    forwarded_allow_ips: tuple[str, ...] = ()
+    demo_max_sandboxes: int = 200
+    demo_sandbox_ttl_minutes: int = 120
     cloud_data_root: Path = Path("/devl/menagerie-data")
     cloud_app_slug: str = "peregrine"
     directus_jwt_secret: Secret | None = field(default=None, repr=False)
@@ -260,6 +281,17 @@ class Settings:
             "PEREGRINE_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024, high=2 * 1024**3
         )
 
+        forwarded_raw = env.text("PEREGRINE_FORWARDED_ALLOW_IPS")
+        forwarded_allow_ips = (
+            _parse_proxy_addresses(forwarded_raw)
+            if forwarded_raw
+            else ("127.0.0.1",)
+            if mode != "local"
+            else ()
+        )
+        demo_max = env.integer("DEMO_MAX_SANDBOXES", 200, low=1, high=100_000)
+        demo_ttl = env.integer("DEMO_SANDBOX_TTL_MINUTES", 120, low=1, high=7 * 24 * 60)
+
         slug = env.text("CLOUD_APP_SLUG") or "peregrine"
         if not slug.isascii() or not slug.replace("-", "").isalnum() or not slug[0].isalpha():
             raise SettingsError(
@@ -282,6 +314,9 @@ class Settings:
             root_path=root_path,
             log_level=log_level,
             max_body_bytes=max_body,
+            forwarded_allow_ips=forwarded_allow_ips,
+            demo_max_sandboxes=demo_max,
+            demo_sandbox_ttl_minutes=demo_ttl,
             cloud_data_root=Path(env.text("CLOUD_DATA_ROOT") or "/devl/menagerie-data"),
             cloud_app_slug=slug,
             directus_jwt_secret=env.secret("DIRECTUS_JWT_SECRET"),
@@ -321,6 +356,23 @@ def _check_strong_secret(name: str, value: Secret | None, *, required: bool) -> 
         raise SettingsError(
             f"{name} is {len(value)} bytes; cloud mode needs at least {MIN_SECRET_BYTES}."
         )
+
+
+def _parse_proxy_addresses(raw: str) -> tuple[str, ...]:
+    entries = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for entry in entries:
+        if entry == "*":
+            raise SettingsError(
+                "PEREGRINE_FORWARDED_ALLOW_IPS=* would trust forwarded headers from anyone; "
+                "name the proxy's address or network (e.g. 172.30.0.1 or 172.30.0.0/16)."
+            )
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"PEREGRINE_FORWARDED_ALLOW_IPS: {entry!r} is not an IP address or network."
+            ) from None
+    return entries
 
 
 def _is_loopback(host: str) -> bool:

@@ -31,7 +31,12 @@ def serve(host: str | None, port: int | None) -> None:
         settings = dataclasses.replace(settings, host=host)
     if port:
         settings = dataclasses.replace(settings, port=port)
-    if not settings.cloud:
+    if settings.demo:
+        from peregrine.demo.seed import check_seeded
+
+        # The demo never creates or migrates its seed in place; visitors get copies.
+        check_seeded(settings.staging_db)
+    elif not settings.cloud:
         # Open the database once before the server starts, so a bad data folder or a file
         # that is not SQLite is one clear line instead of a lifespan traceback.
         open_local_db(settings).close()
@@ -45,6 +50,9 @@ def serve(host: str | None, port: int | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        proxy_headers=settings.cloud,
-        forwarded_allow_ips="127.0.0.1" if settings.cloud else None,
+        # Forwarded headers are believed only from the proxy's own address; from anyone
+        # else they would let a client choose the address and scheme the app sees.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
+        server_header=False,
     )

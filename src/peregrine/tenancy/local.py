@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.requests import Request
+
 from peregrine.storage.userdb import StorageError, UserDB
 
 
@@ -27,6 +29,10 @@ class LocalTenancy:
         if self._db is None:
             raise StorageError("the database is not open")
         return self._db
+
+    def resolve(self, request: Request) -> UserDB:
+        """Every request gets the one local database."""
+        return self.db
 
     def stop(self) -> None:
         if self._db is not None:

@@ -16,7 +16,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_user_db(request: Request) -> UserDB:
-    db: UserDB = request.app.state.tenancy.db
+    db: UserDB = request.app.state.tenancy.resolve(request)
     return db
 
 
