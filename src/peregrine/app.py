@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from peregrine import __version__
 from peregrine.settings import Settings
+from peregrine.storage.backup import sweep_workdirs
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
-from peregrine.web.routes import api_jobs, health
+from peregrine.web.routes import api_backup, api_jobs, health
 
 log = logging.getLogger("peregrine.app")
 
@@ -23,6 +24,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Backup scratch folders left by a killed process may hold decrypted data.
+        sweep_workdirs(tenancy.workdir_root)
         tenancy.start()
         log.info("peregrine %s started in %s mode", __version__, settings.mode)
         try:
@@ -44,4 +47,5 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(api_jobs.router)
+    app.include_router(api_backup.router)
     return app

@@ -121,6 +121,11 @@ SPECS: tuple[SettingSpec, ...] = (
         "Largest request body accepted, in bytes (uploads included).",
     ),
     SettingSpec(
+        "PEREGRINE_MAX_BACKUP_BYTES",
+        "2147483648",
+        "Largest backup archive accepted for restore, in bytes (2 GiB).",
+    ),
+    SettingSpec(
         "CLOUD_DATA_ROOT",
         "/devl/menagerie-data",
         "Cloud mode: root of the per-user folders `<root>/<user-id>/<app>/`.",
@@ -191,6 +196,7 @@ class Settings:
     root_path: str = ""
     log_level: str = "info"
     max_body_bytes: int = 10 * 1024 * 1024
+    max_backup_bytes: int = 2 * 1024**3
     cloud_data_root: Path = Path("/devl/menagerie-data")
     cloud_app_slug: str = "peregrine"
     directus_jwt_secret: Secret | None = field(default=None, repr=False)
@@ -259,6 +265,9 @@ class Settings:
         max_body = env.integer(
             "PEREGRINE_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024, high=2 * 1024**3
         )
+        max_backup = env.integer(
+            "PEREGRINE_MAX_BACKUP_BYTES", 2 * 1024**3, low=1024 * 1024, high=64 * 1024**3
+        )
 
         slug = env.text("CLOUD_APP_SLUG") or "peregrine"
         if not slug.isascii() or not slug.replace("-", "").isalnum() or not slug[0].isalpha():
@@ -282,6 +291,7 @@ class Settings:
             root_path=root_path,
             log_level=log_level,
             max_body_bytes=max_body,
+            max_backup_bytes=max_backup,
             cloud_data_root=Path(env.text("CLOUD_DATA_ROOT") or "/devl/menagerie-data"),
             cloud_app_slug=slug,
             directus_jwt_secret=env.secret("DIRECTUS_JWT_SECRET"),

@@ -16,7 +16,7 @@ import json
 import os
 import stat
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,7 +271,7 @@ def _write_json(
 
 def _write_csv(
     conn: Connection, table: str, columns: list[str], writer: _HashingWriter, sink: _Sink
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, int]:
     cols = ", ".join(f'"{c}"' for c in columns)
     text = io.StringIO()
     out = csv.writer(text, lineterminator="\n")

@@ -159,8 +159,7 @@ def _open_archive(archive: Path, limits: RestoreLimits) -> zipfile.ZipFile:
     count = _declared_member_count(archive)
     if count > limits.max_members:
         raise BackupError(
-            f"this backup holds {count} files; a Peregrine backup has at most "
-            f"{limits.max_members}"
+            f"this backup holds {count} files; a Peregrine backup has at most {limits.max_members}"
         )
     try:
         zf = zipfile.ZipFile(archive)
@@ -220,9 +219,7 @@ def _read_limited(
 
 def _read_manifest(zf: zipfile.ZipFile, limits: RestoreLimits) -> dict[str, Any]:
     parts: list[bytes] = []
-    _read_limited(
-        zf, zf.getinfo(MANIFEST_MEMBER), limits.max_manifest_bytes, limits, parts.append
-    )
+    _read_limited(zf, zf.getinfo(MANIFEST_MEMBER), limits.max_manifest_bytes, limits, parts.append)
     try:
         manifest = json.loads(b"".join(parts))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -268,7 +265,9 @@ def _inspect_upload(path: Path, expected: dict[str, list[str]], latest: int) -> 
             )
         raise BackupError("the database in this backup is not a SQLite file")
     try:
-        conn = sqlcipher3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None)
+        conn = sqlcipher3.connect(
+            f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None
+        )
     except sqlcipher3.Error as exc:
         raise BackupError(f"the database in this backup cannot be opened: {exc}") from exc
     try:
@@ -279,9 +278,7 @@ def _inspect_upload(path: Path, expected: dict[str, list[str]], latest: int) -> 
         except sqlcipher3.Error as exc:
             raise BackupError(f"the database in this backup is damaged ({exc})") from exc
         if check != ["ok"]:
-            raise BackupError(
-                f"the database in this backup is damaged ({'; '.join(check[:3])})"
-            )
+            raise BackupError(f"the database in this backup is damaged ({'; '.join(check[:3])})")
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version == 0:
             raise BackupError("the database in this backup holds no Peregrine data")
@@ -298,8 +295,7 @@ def _inspect_upload(path: Path, expected: dict[str, list[str]], latest: int) -> 
             kind, sql = kinds.get(table, ("", ""))
             if kind != "table" or sql.lstrip().upper().startswith("CREATE VIRTUAL"):
                 raise BackupError(
-                    f"the database in this backup has no usable table {table!r}; it was "
-                    "refused"
+                    f"the database in this backup has no usable table {table!r}; it was refused"
                 )
             have = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))}
             missing = [c for c in columns if c not in have]
@@ -398,9 +394,7 @@ def stage_restore(
         # migrations, so the upload's schema is never the reference.
         probe = connect(work / "probe.db", key=None, create=True)
         try:
-            upload_version_guess = int(
-                _peek_version(upload) if upload.stat().st_size >= 100 else 0
-            )
+            upload_version_guess = int(_peek_version(upload) if upload.stat().st_size >= 100 else 0)
             _apply(probe, migrations, after=0, upto=min(max(upload_version_guess, 1), latest))
             expected = _tables(probe)
         finally:
