@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,7 @@ def _local_paths() -> tuple[Path, Path, int]:
 
 def _progressbar(length: int, label: str) -> Any:
     # On stderr, so `--out -` style piping and scripts reading stdout stay clean.
-    return click.progressbar(  # type: ignore[operator]
-        length=length, label=label, file=click.get_text_stream("stderr")
-    )
+    return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
 @click.group()
