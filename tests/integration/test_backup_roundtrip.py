@@ -126,7 +126,8 @@ def test_json_and_csv_exports_hold_the_users_rows(alice_db: Path, tmp_path: Path
     assert jobs[0]["description"].startswith('Build things, "quoted", comma, ünïcode')
     assert [s["to_status"] for s in stages] == ["applied"] * 3
     assert letters[2]["body"] == "Dear Acme, letter alice3"
-    assert "stages" in readme and "letters" in readme
+    assert "stages" in readme
+    assert "letters" in readme
 
 
 def test_restore_keeps_the_previous_database_and_rollback_swaps_it_back(
