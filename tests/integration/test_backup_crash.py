@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from peregrine.storage.backup import BackupError
 from peregrine.storage.backup_export import write_export
 from peregrine.storage.backup_restore import recover_after_crash
 from peregrine.storage.rekey import which_key
@@ -153,6 +154,7 @@ def test_kill_9_during_rekey_leaves_a_database_that_one_of_the_keys_opens(
 EXPORT_CHILD = """
 import resource, signal, sys
 from pathlib import Path
+from peregrine.storage.backup import BackupError
 from peregrine.storage.backup_export import write_export
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[4])
@@ -167,7 +169,7 @@ except Exception as exc:
 
 
 def _no_plaintext_left(work: Path, out: Path) -> None:
-    leftovers = [p for p in work.rglob("*")] if work.exists() else []
+    leftovers = list(work.rglob("*")) if work.exists() else []
     assert leftovers == []
     assert not out.exists()
     assert not list(out.parent.glob(f".{out.name}.partial"))
@@ -225,9 +227,7 @@ def test_a_full_disk_during_export_leaves_no_decrypted_data(tmp_path: Path) -> N
         pytest.skip("cannot mount a tmpfs here (needs root); the RLIMIT_FSIZE test covers it")
     try:
         work, out = small / "work", small / "backup.zip"
-        from peregrine.storage.backup import BackupError
-
-        with pytest.raises(BackupError, match="No space left|cannot"):
+        with pytest.raises(BackupError, match=r"No space left|cannot"):
             write_export(source, key=key, workdir_root=work, out=out)
         _no_plaintext_left(work, out)
         assert sum(p.stat().st_size for p in small.rglob("*") if p.is_file()) == 0
