@@ -59,6 +59,11 @@ class LocalTenancy:
             raise StorageError("the database is not open")
         return self._db
 
+    @property
+    def replacing(self) -> bool:
+        """Whether a restore or rollback is swapping the database right now."""
+        return self._replacing
+
     @contextlib.contextmanager
     def borrow(self) -> Iterator[UserDB]:
         """The database for one request; refused while it is being replaced."""
