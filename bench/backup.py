@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -18,12 +19,13 @@ import time
 from pathlib import Path
 
 TARGET_MB = 100
-WORDS = (
+_SENTENCE = (
     "we are looking for an engineer to build and run services data platform python "
     "postgres kubernetes team remote hybrid salary benefits growth mentoring customers "
     "product design reliability on-call testing observability security privacy startup "
     "experience years senior staff lead backend frontend api cloud scale performance"
-).split()
+)
+WORDS = _SENTENCE.split()
 
 
 def build(path: Path, key: bytes) -> None:
@@ -60,7 +62,9 @@ def build(path: Path, key: bytes) -> None:
 
 def child(kind: str, args: list[str]) -> None:
     started = time.perf_counter()
-    if kind == "copy":
+    if kind == "noop":
+        pass
+    elif kind == "copy":
         shutil.copyfile(args[0], args[1])
         with open(args[1], "rb+") as fh:
             os.fsync(fh.fileno())
@@ -83,7 +87,9 @@ def child(kind: str, args: list[str]) -> None:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             hwm_kb = int(line.split()[1])
-    print(json.dumps({"seconds": elapsed, "peak_rss_mb": hwm_kb / 1024}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mb": hwm_kb / 1024}))
 
 
 def run(kind: str, *args: str) -> dict[str, float]:
@@ -106,6 +112,7 @@ def main() -> None:
         size_mb = source.stat().st_size / 1024**2
         # The baseline interpreter's own RSS, to read the others against.
         base = run("noop")
+        cpu_base = base["cpu_seconds"]
         copy = run("copy", str(source), str(root / "copy.db"))
         export = run("export", str(source), key.hex(), str(root / "work"), str(root / "b.zip"))
         target = root / "restored" / "staging.db"
@@ -121,14 +128,21 @@ def main() -> None:
         ("export (decrypt+zip)", export),
         ("restore (check+rebuild+encrypt)", restore),
     ]
+    # The machine may be shared: CPU time (minus interpreter start-up) is printed next to
+    # wall time so a loaded run can still be read.
     for label, figures in rows:
         rate = size_mb / figures["seconds"]
+        cpu = max(figures["cpu_seconds"] - cpu_base, 1e-3)
         print(
-            f"{label:34s} {figures['seconds']:7.2f} s  {rate:8.1f} MB/s  "
-            f"peak RSS {figures['peak_rss_mb']:6.1f} MB"
+            f"{label:34s} wall {figures['seconds']:6.2f} s {rate:7.1f} MB/s | "
+            f"cpu {cpu:6.2f} s {size_mb / cpu:7.1f} MB/s | "
+            f"peak RSS {figures['peak_rss_mb']:5.1f} MB"
         )
     ratio = copy["seconds"] / export["seconds"]
-    print(f"export rate / copy rate: {ratio:.1%} (target >= 25%)")
+    cpu_ratio = max(copy["cpu_seconds"] - cpu_base, 1e-3) / max(
+        export["cpu_seconds"] - cpu_base, 1e-3
+    )
+    print(f"export rate / copy rate: wall {ratio:.1%}, cpu {cpu_ratio:.1%} (target >= 25%)")
     worst = max(export["peak_rss_mb"], restore["peak_rss_mb"])
     print(f"peak RSS export/restore: {worst:.1f} MB (target < 100 MB)")
 
