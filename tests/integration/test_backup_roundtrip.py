@@ -7,13 +7,21 @@ import hashlib
 import io
 import json
 import os
+import socket
 import sqlite3
+import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from peregrine.storage.backup import DB_MEMBER, MANIFEST_MEMBER, MEMBERS, BackupError
+from peregrine.storage.backup import (
+    DB_MEMBER,
+    MANIFEST_MEMBER,
+    MEMBERS,
+    BackupError,
+    sweep_workdirs,
+)
 from peregrine.storage.backup_export import open_export, write_export
 from peregrine.storage.backup_restore import (
     rollback_files,
@@ -204,3 +212,21 @@ def test_swapping_without_a_staged_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="no restored database"):
         swap_in(tmp_path / "missing.db", tmp_path / "target.db", key=None)
     assert not (tmp_path / "target.db").exists()
+
+
+def test_the_startup_sweep_removes_work_folders_of_dead_processes(tmp_path: Path) -> None:
+    root = tmp_path / "work"
+    root.mkdir()
+    # A pid that no longer runs: a finished child's.
+    child = subprocess.Popen(["true"])
+    child.wait()
+    host = socket.gethostname()
+    host = "".join(ch for ch in host if ch.isalnum() or ch == "-")[:40] or "host"
+    stale = root / f"{host}.{child.pid}.abc"
+    stale.mkdir()
+    (stale / "snapshot.db").write_bytes(b"decrypted")
+    live = root / f"{host}.{os.getppid()}.def"
+    live.mkdir()
+    assert sweep_workdirs(root) == 1
+    assert not stale.exists()
+    assert live.exists()

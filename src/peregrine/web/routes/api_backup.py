@@ -91,12 +91,17 @@ def _restore(request: Request, upload: Any, limit: int) -> dict[str, Any]:
         archive = work / "upload.zip"
         fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         size = 0
-        with open(fd, "wb") as out:
-            while block := upload.read(_UPLOAD_CHUNK):
-                size += len(block)
-                if size > limit:
-                    raise BackupError(f"the backup is larger than the {limit // 1024**2} MB limit")
-                out.write(block)
+        try:
+            with open(fd, "wb") as out:
+                while block := upload.read(_UPLOAD_CHUNK):
+                    size += len(block)
+                    if size > limit:
+                        raise BackupError(
+                            f"the backup is larger than the {limit // 1024**2} MB limit"
+                        )
+                    out.write(block)
+        except OSError as exc:
+            raise BackupError(f"cannot store the upload: {exc.strerror}") from exc
         staged = stage_restore(
             archive,
             target=path,
