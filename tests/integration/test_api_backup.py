@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from fastapi.testclient import TestClient
 
+from peregrine.app import create_app
+from peregrine.settings import Settings
 from peregrine.storage.backup import RestoreInProgressError
 
 
@@ -109,3 +111,17 @@ def test_requests_during_a_swap_get_409_and_the_swap_waits_for_requests_in_fligh
     worker.join(timeout=30)
     assert swapped.is_set()
     assert _titles(client) == ["Role 1"]
+
+
+def test_the_demo_cannot_be_restored_over(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings.from_env(
+        {"DEMO_MODE": "true", "PEREGRINE_DATA_DIR": str(tmp_path / "demo")}
+    )
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8504") as demo:
+        archive = demo.get("/api/v1/backup").content
+        response = demo.post(
+            "/api/v1/backup", files={"file": ("b.zip", archive, "application/zip")}
+        )
+        assert response.status_code == 403
+        assert "demo" in response.json()["error"]
+        assert demo.post("/api/v1/backup/rollback").status_code == 403

@@ -10,6 +10,7 @@ import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -230,3 +231,48 @@ def test_the_startup_sweep_removes_work_folders_of_dead_processes(tmp_path: Path
     assert sweep_workdirs(root) == 1
     assert not stale.exists()
     assert live.exists()
+
+
+WAL_WRITER = """
+import os, sys
+from pathlib import Path
+from peregrine.storage.userdb import UserDB
+db = UserDB.open(Path(sys.argv[1]))
+with db.write() as conn:
+    conn.execute("UPDATE jobs SET notes = 'only in the wal' WHERE id = 1")
+os._exit(0)  # no close: the write stays in the -wal file, as after a crash
+"""
+
+
+def test_a_swap_folds_the_old_wal_into_the_kept_snapshot(alice_db: Path, tmp_path: Path) -> None:
+    archive = _export(alice_db, tmp_path)
+    subprocess.run([sys.executable, "-c", WAL_WRITER, str(alice_db)], check=True)
+    wal = Path(f"{alice_db}-wal")
+    assert wal.exists()
+    assert wal.stat().st_size > 0
+    _restore(archive, alice_db, tmp_path)
+    assert not wal.exists()
+    conn = sqlite3.connect(snapshot_path(alice_db))
+    assert conn.execute("SELECT notes FROM jobs WHERE id = 1").fetchone() == ("only in the wal",)
+    conn.close()
+    restored = sqlite3.connect(alice_db)
+    assert restored.execute("SELECT notes FROM jobs WHERE id = 1").fetchone() == ("",)
+    restored.close()
+
+
+def test_a_swap_is_refused_while_someone_still_has_the_database_open(
+    alice_db: Path, tmp_path: Path
+) -> None:
+    archive = _export(alice_db, tmp_path)
+    staged = stage_restore(archive, target=alice_db, key=None, workdir_root=tmp_path / "work")
+    holder = UserDB.open(alice_db)
+    try:
+        with holder.read() as conn:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM jobs").fetchone()
+            with pytest.raises(BackupError, match="in use"):
+                swap_in(staged.path, alice_db, key=None)
+    finally:
+        holder.close()
+    assert job_titles(alice_db)[0] == "Engineer alice1"
+    staged.discard()

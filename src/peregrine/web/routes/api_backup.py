@@ -41,7 +41,14 @@ def same_origin_only(request: Request, settings: SettingsDep) -> None:
             raise HTTPException(403, "cross-site request refused")
 
 
+def writable_mode(settings: SettingsDep) -> None:
+    """The public demo's data is shared by every visitor: nobody may replace it."""
+    if settings.demo:
+        raise HTTPException(403, "restoring a backup is not available in the demo")
+
+
 SameOrigin = Annotated[None, Depends(same_origin_only)]
+NotDemo = Annotated[None, Depends(writable_mode)]
 
 
 def _take_snapshot(request: Request) -> BackupExport:
@@ -127,6 +134,7 @@ async def restore_backup(
     request: Request,
     settings: SettingsDep,
     _: SameOrigin,
+    __: NotDemo,
     file: Annotated[UploadFile, File(description="a Peregrine backup zip")],
 ) -> dict[str, Any]:
     """Replace the user's data with a backup; the previous data is kept for rollback."""
@@ -137,7 +145,7 @@ async def restore_backup(
 
 
 @router.post("/backup/rollback")
-async def rollback_backup(request: Request, _: SameOrigin) -> dict[str, Any]:
+async def rollback_backup(request: Request, _: SameOrigin, __: NotDemo) -> dict[str, Any]:
     """Swap back the database from before the last restore (a second rollback undoes it)."""
     await run_in_threadpool(request.app.state.tenancy.rollback_database)
     return {"rolled_back": True}
