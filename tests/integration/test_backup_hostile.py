@@ -14,7 +14,7 @@ import pytest
 
 from peregrine.storage.backup import DB_MEMBER, MANIFEST_MEMBER, BackupError
 from peregrine.storage.backup_export import write_export
-from peregrine.storage.backup_restore import RestoreLimits, stage_restore, staged_path
+from peregrine.storage.backup_restore import RestoreLimits, leftover_staged, stage_restore
 from tests.integration.backup_data import job_titles, make_user_db, manifest_for, zip_with_db
 
 
@@ -47,7 +47,7 @@ def _refused(archive: Path, bob_db: Path, tmp_path: Path, match: str, **limits: 
             limits=RestoreLimits(**limits),
         )
     assert bob_db.read_bytes() == before
-    assert not staged_path(bob_db).exists()
+    assert leftover_staged(bob_db) == []
     assert not list((tmp_path / "work").iterdir()) if (tmp_path / "work").exists() else True
     assert job_titles(bob_db) == ["Engineer bob1", "Engineer bob2"]
 

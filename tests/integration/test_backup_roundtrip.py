@@ -25,10 +25,10 @@ from peregrine.storage.backup import (
 )
 from peregrine.storage.backup_export import open_export, write_export
 from peregrine.storage.backup_restore import (
+    leftover_staged,
     rollback_files,
     snapshot_path,
     stage_restore,
-    staged_path,
     swap_in,
 )
 from peregrine.storage.migrate import Migration, available_migrations
@@ -151,7 +151,7 @@ def test_restore_keeps_the_previous_database_and_rollback_swaps_it_back(
     assert job_titles(target) == ["Engineer bob1"]
     rollback_files(target, key=None)
     assert len(job_titles(target)) == 3
-    assert not staged_path(target).exists()
+    assert leftover_staged(target) == []
 
 
 def test_export_takes_a_consistent_snapshot_while_the_app_has_the_database_open(

@@ -14,7 +14,6 @@ from peregrine.storage.backup import sweep_workdirs
 from peregrine.storage.backup_export import write_export
 from peregrine.storage.backup_restore import (
     RestoreLimits,
-    recover_after_crash,
     rollback_files,
     snapshot_path,
     stage_restore,
@@ -89,7 +88,6 @@ def import_cmd(archive: Path, yes: bool) -> None:
             abort=True,
         )
     sweep_workdirs(workdir)
-    recover_after_crash(db)
     db.parent.mkdir(parents=True, exist_ok=True)
     with _progressbar(1, "restoring") as bar:
 

@@ -18,7 +18,7 @@ from typing import Literal
 import sqlcipher3
 
 from peregrine.settings import Settings, SettingsError
-from peregrine.storage.backup_restore import snapshot_path, staged_path
+from peregrine.storage.backup_restore import leftover_staged, snapshot_path
 from peregrine.storage.migrate import latest_version, schema_version
 from peregrine.storage.userdb import StorageError, connect
 
@@ -160,11 +160,12 @@ def check_local_database(ctx: DoctorContext) -> Iterable[Finding]:
         )
     else:
         yield Finding("P031", "ok", f"schema version {version} (latest)")
-    if staged_path(db).exists():
+    if leftover_staged(db):
         yield Finding(
             "P040",
             "warning",
-            f"an interrupted restore left {staged_path(db).name}; it is removed at the next start",
+            f"an interrupted restore left {leftover_staged(db)[0].name}; it is removed at the "
+            "next start",
         )
     if snapshot_path(db).exists():
         yield Finding(

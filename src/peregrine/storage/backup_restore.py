@@ -21,9 +21,11 @@ Nothing in an upload is trusted. In order:
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
 import struct
@@ -80,7 +82,17 @@ class StagedRestore:
 
 
 def staged_path(target: Path) -> Path:
-    return target.with_name(target.name + STAGED_SUFFIX)
+    """A new, unique name beside the target: two restores never share a staging file."""
+    return target.with_name(f"{target.name}{STAGED_SUFFIX}-{secrets.token_hex(6)}")
+
+
+def leftover_staged(target: Path) -> list[Path]:
+    """Staging files beside the target (left by an interrupted or running restore)."""
+    return sorted(
+        p
+        for p in target.parent.glob(f"{glob.escape(target.name)}{STAGED_SUFFIX}-*")
+        if not p.name.endswith(("-wal", "-shm", "-journal"))
+    )
 
 
 def snapshot_path(target: Path) -> Path:
@@ -362,7 +374,6 @@ def stage_restore(
     migrations = list(migrations) if migrations is not None else available_migrations()
     latest = migrations[-1].version if migrations else 0
     staged = staged_path(target)
-    _remove_with_sidecars(staged)
     with _open_archive(archive, limits) as zf, private_workdir(workdir_root) as work:
         manifest = _read_manifest(zf, limits)
         info = zf.getinfo(DB_MEMBER)
@@ -540,7 +551,6 @@ def rollback_files(target: Path, *, key: bytes | None) -> None:
     if not snap.is_file():
         raise BackupError("there is no earlier database to roll back to")
     staged = staged_path(target)
-    _remove_with_sidecars(staged)
     try:
         probe = connect(snap, key=key, create=False)
         probe.close()
@@ -564,5 +574,6 @@ def rollback_files(target: Path, *, key: bytes | None) -> None:
 
 def recover_after_crash(target: Path) -> None:
     """Remove what an interrupted restore leaves beside the database (never the database)."""
-    _remove_with_sidecars(staged_path(target))
+    for leftover in leftover_staged(target):
+        _remove_with_sidecars(leftover)
     target.with_name(target.name + ".pre-restore-tmp").unlink(missing_ok=True)
