@@ -16,7 +16,7 @@ import pytest
 
 from peregrine.storage.backup import BackupError
 from peregrine.storage.backup_export import write_export
-from peregrine.storage.backup_restore import recover_after_crash
+from peregrine.storage.backup_swap import recover_after_crash
 from peregrine.storage.rekey import which_key
 from peregrine.storage.userdb import UserDB
 from tests.integration.backup_data import make_user_db
@@ -24,7 +24,8 @@ from tests.integration.backup_data import make_user_db
 RESTORE_CHILD = """
 import sys
 from pathlib import Path
-from peregrine.storage.backup_restore import stage_restore, swap_in
+from peregrine.storage.backup_restore import stage_restore
+from peregrine.storage.backup_swap import swap_in
 archive, target, work, key = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 key = bytes.fromhex(key)
 print("ready", flush=True)

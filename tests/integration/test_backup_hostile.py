@@ -14,7 +14,8 @@ import pytest
 
 from peregrine.storage.backup import DB_MEMBER, MANIFEST_MEMBER, BackupError
 from peregrine.storage.backup_export import write_export
-from peregrine.storage.backup_restore import RestoreLimits, leftover_staged, stage_restore
+from peregrine.storage.backup_restore import RestoreLimits, stage_restore
+from peregrine.storage.backup_swap import leftover_staged
 from tests.integration.backup_data import job_titles, make_user_db, manifest_for, zip_with_db
 
 

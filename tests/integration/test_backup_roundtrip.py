@@ -24,13 +24,8 @@ from peregrine.storage.backup import (
     sweep_workdirs,
 )
 from peregrine.storage.backup_export import open_export, write_export
-from peregrine.storage.backup_restore import (
-    leftover_staged,
-    rollback_files,
-    snapshot_path,
-    stage_restore,
-    swap_in,
-)
+from peregrine.storage.backup_restore import stage_restore
+from peregrine.storage.backup_swap import leftover_staged, rollback_files, snapshot_path, swap_in
 from peregrine.storage.migrate import Migration, available_migrations
 from peregrine.storage.userdb import NotADatabaseError, UserDB
 from tests.integration.backup_data import job_titles, make_user_db

@@ -12,13 +12,8 @@ from peregrine.cli.context import CliError, load_settings
 from peregrine.lib.clock import now_iso
 from peregrine.storage.backup import sweep_workdirs
 from peregrine.storage.backup_export import write_export
-from peregrine.storage.backup_restore import (
-    RestoreLimits,
-    rollback_files,
-    snapshot_path,
-    stage_restore,
-    swap_in,
-)
+from peregrine.storage.backup_restore import RestoreLimits, stage_restore
+from peregrine.storage.backup_swap import rollback_files, snapshot_path, swap_in
 from peregrine.tenancy.local import WORKDIR_NAME
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 import sqlcipher3
 
 from peregrine.settings import Settings, SettingsError
-from peregrine.storage.backup_restore import leftover_staged, snapshot_path
+from peregrine.storage.backup_swap import leftover_staged, snapshot_path
 from peregrine.storage.migrate import latest_version, schema_version
 from peregrine.storage.userdb import StorageError, connect
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from peregrine.storage.backup import RestoreInProgressError
-from peregrine.storage.backup_restore import recover_after_crash, rollback_files, swap_in
+from peregrine.storage.backup_swap import recover_after_crash, rollback_files, swap_in
 from peregrine.storage.userdb import StorageError, UserDB
 
 WORKDIR_NAME = ".backup-tmp"
@@ -79,7 +79,7 @@ class LocalTenancy:
                 self._cond.notify_all()
 
     def replace_database(self, staged: Path) -> None:
-        """Swap a staged, checked database in (see ``backup_restore.swap_in``)."""
+        """Swap a staged, checked database in (see ``backup_swap.swap_in``)."""
         self._exclusive(lambda: swap_in(staged, self.staging_db, key=self.key))
 
     def rollback_database(self) -> None:
