@@ -13,10 +13,11 @@ from fastapi.staticfiles import StaticFiles
 
 from peregrine import __version__
 from peregrine.settings import Settings
+from peregrine.storage.backup import sweep_workdirs
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
-from peregrine.web.routes import api_jobs, health
+from peregrine.web.routes import api_backup, api_jobs, health
 
 log = logging.getLogger("peregrine.app")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -29,6 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Backup scratch folders left by a killed process may hold decrypted data.
+        sweep_workdirs(tenancy.workdir_root)
         tenancy.start()
         log.info("peregrine %s started in %s mode", __version__, settings.mode)
         try:
@@ -57,4 +60,5 @@ def create_app(settings: Settings) -> FastAPI:
             cookie_path=settings.root_path or "/",
         )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api_backup.router)
     return app

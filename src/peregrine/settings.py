@@ -139,6 +139,11 @@ SPECS: tuple[SettingSpec, ...] = (
         "Demo mode: a visitor's sandbox is deleted after this many idle minutes.",
     ),
     SettingSpec(
+        "PEREGRINE_MAX_BACKUP_BYTES",
+        "2147483648",
+        "Largest backup archive accepted for restore, in bytes (2 GiB).",
+    ),
+    SettingSpec(
         "CLOUD_DATA_ROOT",
         "/devl/menagerie-data",
         "Cloud mode: root of the per-user folders `<root>/<user-id>/<app>/`.",
@@ -212,6 +217,7 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ()
     demo_max_sandboxes: int = 200
     demo_sandbox_ttl_minutes: int = 120
+    max_backup_bytes: int = 2 * 1024**3
     cloud_data_root: Path = Path("/devl/menagerie-data")
     cloud_app_slug: str = "peregrine"
     directus_jwt_secret: Secret | None = field(default=None, repr=False)
@@ -280,6 +286,9 @@ class Settings:
         max_body = env.integer(
             "PEREGRINE_MAX_BODY_BYTES", 10 * 1024 * 1024, low=1024, high=2 * 1024**3
         )
+        max_backup = env.integer(
+            "PEREGRINE_MAX_BACKUP_BYTES", 2 * 1024**3, low=1024 * 1024, high=64 * 1024**3
+        )
 
         forwarded_raw = env.text("PEREGRINE_FORWARDED_ALLOW_IPS")
         forwarded_allow_ips = (
@@ -317,6 +326,7 @@ class Settings:
             forwarded_allow_ips=forwarded_allow_ips,
             demo_max_sandboxes=demo_max,
             demo_sandbox_ttl_minutes=demo_ttl,
+            max_backup_bytes=max_backup,
             cloud_data_root=Path(env.text("CLOUD_DATA_ROOT") or "/devl/menagerie-data"),
             cloud_app_slug=slug,
             directus_jwt_secret=env.secret("DIRECTUS_JWT_SECRET"),

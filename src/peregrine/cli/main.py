@@ -13,12 +13,23 @@ from typing import Any
 import click
 
 from peregrine import __version__
-from peregrine.cli import config_cmd, db_cmd, demo_cmd, healthcheck_cmd, jobs_cmd, serve_cmd
+from peregrine.cli import (
+    backup_cmd,
+    config_cmd,
+    db_cmd,
+    demo_cmd,
+    doctor_cmd,
+    healthcheck_cmd,
+    jobs_cmd,
+    serve_cmd,
+)
 from peregrine.cli.context import CliError
 from peregrine.services.config_file import ConfigFileError
 from peregrine.services.jobs import JobInputError
 from peregrine.services.pipeline import JobNotFoundError, TransitionError
 from peregrine.settings import SettingsError
+from peregrine.storage.backup import BackupError
+from peregrine.storage.erasure import ErasureError
 from peregrine.storage.migrate import MigrationError
 from peregrine.storage.userdb import StorageError
 
@@ -30,6 +41,8 @@ _EXPECTED = (
     JobInputError,
     JobNotFoundError,
     TransitionError,
+    BackupError,
+    ErasureError,
 )
 
 
@@ -79,6 +92,8 @@ cli.add_command(jobs_cmd.jobs)
 cli.add_command(config_cmd.config)
 cli.add_command(healthcheck_cmd.healthcheck)
 cli.add_command(demo_cmd.demo)
+cli.add_command(backup_cmd.backup)
+cli.add_command(doctor_cmd.doctor)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ locks here are per process); sandboxes survive restarts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,6 +24,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 from starlette.datastructures import MutableHeaders
@@ -76,7 +78,17 @@ class DemoTenancy:
         for handle in handles:
             handle.close()
 
+    @property
+    def workdir_root(self) -> Path:
+        """Scratch space swept at start-up (backups are refused in demo mode)."""
+        return self.root / ".backup-tmp"
+
     # -- per request -----------------------------------------------------------------------
+    def store(self, request: Request) -> SandboxStore:
+        """The visitor's storage (see ``tenancy/store.py`` for the interface)."""
+        handle = self.resolve(request)
+        return SandboxStore(handle)
+
     def resolve(self, request: Request) -> UserDB:
         """The visitor's sandbox, created from the seed on first use."""
         token = request.scope.get("state", {}).get("demo_visitor")
@@ -163,6 +175,28 @@ class DemoTenancy:
     def _remove_locked(self, name: str) -> None:
         self._forget_locked(name)
         shutil.rmtree(self.root / name, ignore_errors=True)
+
+
+class SandboxStore:
+    """One visitor's sandbox seen through the storage interface. Exports work; replacing
+    the database is refused (the routes refuse restores in demo mode before this)."""
+
+    def __init__(self, handle: UserDB) -> None:
+        self._handle = handle
+        self.workdir_root = handle.path.parent / ".backup-tmp"
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[UserDB]:
+        yield self._handle
+
+    def location(self) -> tuple[Path, bytes | None]:
+        return self._handle.path, None
+
+    def replace_database(self, staged: Path) -> None:
+        raise StorageError("restoring a backup is not available in the demo")
+
+    def rollback_database(self) -> None:
+        raise StorageError("restoring a backup is not available in the demo")
 
 
 class DemoVisitorMiddleware:

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from starlette.requests import Request
 
+from peregrine.storage.backup import RestoreInProgressError
+from peregrine.storage.backup_swap import recover_after_crash, rollback_files, swap_in
 from peregrine.storage.userdb import StorageError, UserDB
+
+WORKDIR_NAME = ".backup-tmp"
 
 
 class LocalTenancy:
-    """Opens the single local database at start-up and hands it to every request."""
+    """Opens the single local database at start-up and hands it to every request.
 
-    def __init__(self, staging_db: Path) -> None:
+    Replacing the database (restore, rollback) is exclusive: ``replace_database`` stops new
+    borrowers (they get ``RestoreInProgressError``, answered with 409), waits for the
+    requests in flight to return their handle, closes the handle, swaps the file and opens
+    the new one. No request ever sees a half-restored database.
+
+    The cloud tenancy must offer the same surface per user: ``borrow``, ``location``,
+    ``workdir_root``, ``replace_database`` and ``rollback_database`` (see docs/backup.md).
+    """
+
+    def __init__(self, staging_db: Path, *, drain_timeout_s: float = 30.0) -> None:
         self.staging_db = staging_db
+        self.key: bytes | None = None
         self._db: UserDB | None = None
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._replacing = False
+        self._drain_timeout_s = drain_timeout_s
+
+    @property
+    def workdir_root(self) -> Path:
+        """Private scratch space for backups, on the same filesystem as the database."""
+        return self.staging_db.parent / WORKDIR_NAME
+
+    def location(self) -> tuple[Path, bytes | None]:
+        """The database path and key, for backup export and restore."""
+        return self.staging_db, self.key
 
     def start(self) -> None:
         folder = self.staging_db.parent
@@ -22,6 +52,7 @@ class LocalTenancy:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the data folder {folder}: {exc.strerror}") from None
+        recover_after_crash(self.staging_db)
         self._db = UserDB.open(self.staging_db, create=True)
 
     @property
@@ -33,6 +64,63 @@ class LocalTenancy:
     def resolve(self, request: Request) -> UserDB:
         """Every request gets the one local database."""
         return self.db
+
+    def store(self, request: Request) -> LocalTenancy:
+        """The requester's storage: in local mode there is one user, so it is this object."""
+        return self
+
+    @property
+    def replacing(self) -> bool:
+        """Whether a restore or rollback is swapping the database right now."""
+        return self._replacing
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[UserDB]:
+        """The database for one request; refused while it is being replaced."""
+        with self._cond:
+            if self._replacing:
+                raise RestoreInProgressError("your data is being restored; try again in a moment")
+            self._in_flight += 1
+        try:
+            yield self.db
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+
+    def replace_database(self, staged: Path) -> None:
+        """Swap a staged, checked database in (see ``backup_swap.swap_in``)."""
+        self._exclusive(lambda: swap_in(staged, self.staging_db, key=self.key))
+
+    def rollback_database(self) -> None:
+        """Put back the database from before the last restore."""
+        self._exclusive(lambda: rollback_files(self.staging_db, key=self.key))
+
+    def _exclusive(self, action: Callable[[], None]) -> None:
+        with self._cond:
+            if self._replacing:
+                raise RestoreInProgressError("a restore is already running; try again later")
+            self._replacing = True
+            drained = self._cond.wait_for(
+                lambda: self._in_flight == 0, timeout=self._drain_timeout_s
+            )
+            if not drained:
+                self._replacing = False
+                self._cond.notify_all()
+                raise RestoreInProgressError("the database is busy; try the restore again")
+        try:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            try:
+                action()
+            finally:
+                # Whatever happened, the path names a complete database: reopen it.
+                self._db = UserDB.open(self.staging_db, create=True)
+        finally:
+            with self._cond:
+                self._replacing = False
+                self._cond.notify_all()
 
     def stop(self) -> None:
         if self._db is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,9 +16,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_user_db(request: Request) -> UserDB:
-    db: UserDB = request.app.state.tenancy.resolve(request)
-    return db
+def get_user_db(request: Request) -> Iterator[UserDB]:
+    # Leased for the whole request, so a restore waits for it (or it gets 409 while a
+    # restore runs) instead of ever seeing a half-replaced database.
+    with request.app.state.tenancy.store(request).borrow() as db:
+        yield db
 
 
 UserDBDep = Annotated[UserDB, Depends(get_user_db)]

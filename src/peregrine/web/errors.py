@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from peregrine.services.jobs import JobInputError
 from peregrine.services.pipeline import JobNotFoundError, TransitionError
+from peregrine.storage.backup import BackupError, RestoreInProgressError
 
 log = logging.getLogger("peregrine.web")
 
@@ -45,6 +46,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(JobInputError)
     async def bad_input(_: Request, exc: JobInputError) -> JSONResponse:
+        return _json(422, str(exc))
+
+    @app.exception_handler(RestoreInProgressError)
+    async def restore_in_progress(_: Request, exc: RestoreInProgressError) -> JSONResponse:
+        return _json(409, str(exc))
+
+    @app.exception_handler(BackupError)
+    async def backup_error(_: Request, exc: BackupError) -> JSONResponse:
         return _json(422, str(exc))
 
     @app.exception_handler(Exception)
