@@ -67,9 +67,7 @@ class Filters:
             return "blocked_location"
         if self.exclude and self.exclude.search(fold(f"{job.title} \n {job.company}")):
             return "excluded_keyword"
-        if self.blocked_industries and self.blocked_industries.search(
-            fold(job.description[:3000])
-        ):
+        if self.blocked_industries and self.blocked_industries.search(fold(job.description[:3000])):
             return "blocked_industry"
         if self.salary_floor is not None:
             best = job.salary_annual_max or job.salary_annual_min
@@ -194,8 +192,10 @@ def store_listings(
         if applied_match is not None:
             job_flags.append("already_applied")
             report.already_applied += 1
-        if filters.salary_floor is not None and job.salary_annual_min is None and (
-            job.salary_annual_max is None
+        if (
+            filters.salary_floor is not None
+            and job.salary_annual_min is None
+            and (job.salary_annual_max is None)
         ):
             job_flags.append("salary_unknown")
             report.salary_unknown += 1

@@ -141,9 +141,7 @@ class ScoringContext:
         terms = set(folded_skills) | vocabulary
         multi = tuple(sorted(t for t in terms if len(tokenise(t)) != 1 or tokenise(t)[0] != t))
         pattern = (
-            re.compile(
-                r"(?<![\w+#])(?:" + "|".join(re.escape(t) for t in multi) + r")(?![\w+#])"
-            )
+            re.compile(r"(?<![\w+#])(?:" + "|".join(re.escape(t) for t in multi) + r")(?![\w+#])")
             if multi
             else None
         )

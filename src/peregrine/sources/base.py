@@ -98,6 +98,11 @@ class Source(ABC):
         """Append listings to ``result``; record per-item problems with ``result.problem``."""
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """A JSON field that should be an object; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 def text_of(value: Any) -> str:
     """A JSON field as text: None and non-strings become '' or their str()."""
     if value is None:
