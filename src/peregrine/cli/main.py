@@ -13,11 +13,14 @@ from typing import Any
 import click
 
 from peregrine import __version__
-from peregrine.cli import config_cmd, db_cmd, jobs_cmd, serve_cmd
+from peregrine.cli import config_cmd, db_cmd, discover_cmd, jobs_cmd, serve_cmd
 from peregrine.cli.context import CliError
+from peregrine.lib.http import FetchError
 from peregrine.services.config_file import ConfigFileError
+from peregrine.services.discovery import DiscoveryError
 from peregrine.services.jobs import JobInputError
 from peregrine.services.pipeline import JobNotFoundError, TransitionError
+from peregrine.services.scoring import ScoringError
 from peregrine.settings import SettingsError
 from peregrine.storage.migrate import MigrationError
 from peregrine.storage.userdb import StorageError
@@ -30,6 +33,9 @@ _EXPECTED = (
     JobInputError,
     JobNotFoundError,
     TransitionError,
+    DiscoveryError,
+    ScoringError,
+    FetchError,
 )
 
 
@@ -77,6 +83,8 @@ cli.add_command(serve_cmd.serve)
 cli.add_command(db_cmd.db)
 cli.add_command(jobs_cmd.jobs)
 cli.add_command(config_cmd.config)
+cli.add_command(discover_cmd.discover)
+cli.add_command(discover_cmd.score)
 
 
 def main() -> None:
