@@ -190,3 +190,17 @@ def test_html_where_json_was_expected_is_an_error_with_a_reason(replay, http) ->
 def test_unknown_source_names_are_refused_with_the_known_list(http) -> None:
     with pytest.raises(registry.UnknownSourceError, match="known sources"):
         registry.create("monster", http)
+
+
+def test_a_job_is_read_from_its_page_and_user_values_win(replay, http) -> None:
+    from peregrine.services.job_from_url import job_from_url
+
+    replay.routes["/job"] = html_reply(fixture("page_jsonld.html"))
+    job, layer = job_from_url(f"{replay.base}/job?utm_source=x", http, company="Wayne Corp")
+    assert layer == "json-ld"
+    assert (job.title, job.company, job.source) == (
+        "Principal Security Engineer",
+        "Wayne Corp",
+        "manual",
+    )
+    assert job.url == f"{replay.base}/job"
