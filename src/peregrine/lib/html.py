@@ -24,11 +24,13 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 _BLOCK_BREAK = re.compile(
     r"<\s*(br|/p|/div|/li|/h[1-6]|/tr|/ul|/ol|/section|/article|/header|/footer)\b[^>]*>", re.I
 )
+_DROPPED_TAGS = ("script", "style", "noscript", "template", "svg", "iframe", "head")
 _DROP_WITH_CONTENT = re.compile(
     r"<(script|style|noscript|template|svg|iframe|head)\b.*?</\1\s*>", re.I | re.S
 )
 _TAG = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\f\v\r\u00a0]+")
+_SPACE_AROUND_BREAK = re.compile(r" ?\n ?")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -53,13 +55,16 @@ def sanitise_html(raw: str) -> str:
 def html_to_text(raw: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     """Readable plain text from HTML (or from text that may hold stray tags)."""
     text = clean_control(raw[:MAX_INPUT_CHARS])
-    text = _DROP_WITH_CONTENT.sub(" ", text)
+    lowered = text.lower()
+    if any(f"<{tag}" in lowered for tag in _DROPPED_TAGS):
+        text = _DROP_WITH_CONTENT.sub(" ", text)
     text = _BLOCK_BREAK.sub("\n", text)
     text = _TAG.sub(" ", text)
     text = html_lib.unescape(text)
     text = clean_control(text)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    # Whole-text passes rather than one per line: a long page has thousands of lines.
+    text = _SPACE_AROUND_BREAK.sub("\n", _SPACES.sub(" ", text))
+    text = _BLANK_LINES.sub("\n\n", text).strip()
     return truncate(text, limit)
 
 

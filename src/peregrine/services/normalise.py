@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from peregrine.lib.html import clean_control, html_to_text
 from peregrine.lib.text import fold
@@ -155,6 +156,10 @@ def detect_work_mode(*texts: str) -> str:
         if not text:
             continue
         sample = text[:20_000]
+        lowered = sample.lower()
+        # Substring checks are C-speed; the word-boundary patterns run only when one hits.
+        if not any(word in lowered for word in _MODE_HINTS):
+            continue
         if _HYBRID.search(sample):
             return "hybrid"
         if _NEG_REMOTE.search(sample):
@@ -172,6 +177,8 @@ _COUNTRY_ALIASES = {
     "uk": "united kingdom", "u.k.": "united kingdom", "great britain": "united kingdom",
     "gb": "united kingdom", "deutschland": "germany", "uae": "united arab emirates",
 }  # fmt: skip
+_MODE_HINTS = ("remote", "hybrid", "home", "wfh", "telecommute", "distributed", "site",
+               "office", "person")  # fmt: skip
 _REMOTE_WORDS = re.compile(r"\b(remote|anywhere|worldwide|work from home|wfh)\b", re.I)
 
 
@@ -181,6 +188,7 @@ def normalise_location(text: str) -> str:
     return cleaned[:300]
 
 
+@lru_cache(maxsize=16_384)
 def location_key(text: str) -> tuple[str, ...]:
     """Comparable parts of a location: ('austin', 'tx', 'united states'); () when remote/empty."""
     folded = fold(text)

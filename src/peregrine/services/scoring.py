@@ -19,7 +19,7 @@ from typing import Any
 from peregrine.lib.clock import now_iso, utcnow
 from peregrine.lib.text import fold
 from peregrine.services.normalise import location_key, locations_compatible
-from peregrine.services.titles import core_words, seniority, tokenise
+from peregrine.services.titles import core_words, fast_fold, seniority, tokenise
 from peregrine.storage.queries import discovery as disc_q
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
@@ -81,9 +81,8 @@ def parse_weights(raw: Any) -> dict[str, float]:
 @dataclass(frozen=True)
 class ScoringContext:
     skills: tuple[str, ...]  # folded
-    known: frozenset[str]  # single-token vocabulary for gaps (folded)
-    multi_word: tuple[str, ...]  # multi-token skills and vocabulary, matched by pattern
-    multi_pattern: re.Pattern[str] | None
+    vocabulary: frozenset[str]  # terms a gap may name (folded)
+    patterns: dict[str, re.Pattern[str]]  # every skill and vocabulary term, as a whole word
     wanted_titles: tuple[tuple[str, frozenset[str], int | None], ...]
     locations: tuple[str, ...]
     remote_preference: str
@@ -138,13 +137,8 @@ class ScoringContext:
     ) -> ScoringContext:
         folded_skills = tuple(dict.fromkeys(fold(s) for s in skills if s and s.strip()))
         vocabulary = set(KNOWN_SKILLS) | {fold(p) for p in preferred if p.strip()}
-        terms = set(folded_skills) | vocabulary
-        multi = tuple(sorted(t for t in terms if len(tokenise(t)) != 1 or tokenise(t)[0] != t))
-        pattern = (
-            re.compile(r"(?<![\w+#])(?:" + "|".join(re.escape(t) for t in multi) + r")(?![\w+#])")
-            if multi
-            else None
-        )
+        terms = sorted(set(folded_skills) | vocabulary)
+        patterns = {t: re.compile(rf"(?<![\w+#]){re.escape(t)}(?![\w+#])") for t in terms}
         wanted = []
         for title in titles:
             tokens = tokenise(title)
@@ -152,9 +146,8 @@ class ScoringContext:
             wanted.append((title, core_words(tokens), level[0] if level else None))
         return cls(
             skills=folded_skills,
-            known=frozenset(t for t in vocabulary if t not in multi),
-            multi_word=multi,
-            multi_pattern=pattern,
+            vocabulary=frozenset(vocabulary),
+            patterns=patterns,
             wanted_titles=tuple(wanted),
             locations=tuple(locations),
             remote_preference=remote_preference,
@@ -172,15 +165,13 @@ class Score:
 
 
 def score_job(ctx: ScoringContext, job: disc_q.ScoringRow) -> Score:
-    text = f"{job.title}\n{job.description}"
-    tokens = set(tokenise(text))
-    found_multi: set[str] = set()
-    if ctx.multi_pattern is not None:
-        found_multi = set(ctx.multi_pattern.findall(text.lower() if text.isascii() else fold(text)))
-    present = tokens | found_multi
+    text = fast_fold(f"{job.title}\n{job.description}")
+    # A substring test (C speed) rules most terms out; the whole-word pattern confirms the rest,
+    # so "go" is not found in "Google" nor "java" in "JavaScript".
+    present = {t for t, pattern in ctx.patterns.items() if t in text and pattern.search(text)}
     matched = [s for s in ctx.skills if s in present]
     have = set(ctx.skills)
-    gaps = sorted(t for t in (ctx.known & tokens) | (found_multi - have) if t not in have)
+    gaps = sorted(t for t in present & ctx.vocabulary if t not in have)
     skills_score = len(matched) / (len(matched) + len(gaps)) if matched or gaps else 0.5
 
     title_tokens = tokenise(job.title)
