@@ -8,6 +8,7 @@ Prints listings/s end to end, the share of each stage, and the scoring rate.
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import tempfile
@@ -98,6 +99,7 @@ def one_round(listings: list[RawListing], folder: Path) -> dict[str, float]:
         )  # fmt: skip
         profile_q.save_search_profile(conn, profile=profile, now=now_iso())
     started = time.perf_counter()
+    cpu_started = time.process_time()
     jobs = [to_new_job(raw) for raw in listings]
     normalised = time.perf_counter()
     with db.write() as conn:
@@ -107,6 +109,7 @@ def one_round(listings: list[RawListing], folder: Path) -> dict[str, float]:
     stored = time.perf_counter()
     summary = scoring.score_jobs(db, job_ids=ids)
     finished = time.perf_counter()
+    cpu = time.process_time() - cpu_started
     with db.read() as conn:
         ctx = scoring.ScoringContext.load(conn)
         rows = disc_q.scoring_rows(conn)
@@ -117,6 +120,7 @@ def one_round(listings: list[RawListing], folder: Path) -> dict[str, float]:
     db.close()
     return {
         "total": finished - started,
+        "cpu": cpu,
         "normalise": normalised - started,
         "store": stored - normalised,
         "score": finished - stored,
@@ -147,6 +151,14 @@ def main() -> None:
         f"end to end (median): {median_total:.3f} s = {rate:,.0f} listings/s "
         f"(target >= {TARGET:,}/s: {'met' if rate >= TARGET else 'NOT met'})"
     )
+    median_cpu = statistics.median(r["cpu"] for r in results)
+    cpu_rate = N / median_cpu
+    print(
+        f"end to end CPU time of this process (median): {median_cpu:.3f} s = "
+        f"{cpu_rate:,.0f} listings/s per core "
+        f"(target: {'met' if cpu_rate >= TARGET else 'NOT met'})"
+    )
+    print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"stages (fastest round): normalise {best['normalise']:.3f} s, "
         f"de-duplicate+store {best['store']:.3f} s, score+store {best['score']:.3f} s"

@@ -113,7 +113,9 @@ def test_enrichment_fetches_pages_of_jobs_without_description(db: UserDB) -> Non
             enriched, failed = discovery.enrich_jobs(db, http)
     assert (enriched, failed) == (1, 1)
     with db.read() as conn:
-        text = conn.execute("SELECT description FROM jobs WHERE title = 'ML Engineer'").fetchone()[0]
+        text = conn.execute("SELECT description FROM jobs WHERE title = 'ML Engineer'").fetchone()[
+            0
+        ]
     assert "PyTorch" in text
 
 

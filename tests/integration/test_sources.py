@@ -110,7 +110,11 @@ def test_adzuna_without_credentials_reports_an_error_not_a_crash(http) -> None:
 
 def test_feeds_read_rss_and_atom_and_report_broken_ones(replay, http) -> None:
     replay.routes["/rss"] = (200, {"Content-Type": "application/rss+xml"}, fixture("feed_rss.xml"))
-    replay.routes["/atom"] = (200, {"Content-Type": "application/atom+xml"}, fixture("feed_atom.xml"))
+    replay.routes["/atom"] = (
+        200,
+        {"Content-Type": "application/atom+xml"},
+        fixture("feed_atom.xml"),
+    )
     replay.routes["/broken"] = (200, {"Content-Type": "text/xml"}, fixture("feed_broken.xml"))
     replay.routes["/bomb"] = (200, {"Content-Type": "text/xml"}, fixture("feed_bomb.xml"))
     replay.routes["/html"] = html_reply("<html><body>not a feed</body></html>")

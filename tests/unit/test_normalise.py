@@ -130,7 +130,9 @@ def test_it_cleans_huge_and_non_utf8_descriptions() -> None:
         ("Engineer", "", "bad link"),
     ],
 )
-def test_it_rejects_listings_without_title_or_usable_link(title: str, url: str, reason: str) -> None:
+def test_it_rejects_listings_without_title_or_usable_link(
+    title: str, url: str, reason: str
+) -> None:
     with pytest.raises(ListingError, match=reason):
         to_new_job(RawListing(source="x", title=title, url=url))
 

@@ -141,7 +141,9 @@ def test_score_jobs_stores_score_explanation_and_gaps(db: UserDB) -> None:
     summary = scoring.score_jobs(db)
     assert summary.scored == 1
     with db.read() as conn:
-        row = conn.execute("SELECT match_score, match_explanation, keyword_gaps FROM jobs").fetchone()
+        row = conn.execute(
+            "SELECT match_score, match_explanation, keyword_gaps FROM jobs"
+        ).fetchone()
     explanation = json.loads(row[1])
     assert row[0] == explanation["score"]
     assert explanation["skills"]["matched"] == ["python", "sql"]

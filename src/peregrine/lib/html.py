@@ -54,13 +54,15 @@ def sanitise_html(raw: str) -> str:
 
 def html_to_text(raw: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     """Readable plain text from HTML (or from text that may hold stray tags)."""
-    text = clean_control(raw[:MAX_INPUT_CHARS])
-    lowered = text.lower()
-    if any(f"<{tag}" in lowered for tag in _DROPPED_TAGS):
-        text = _DROP_WITH_CONTENT.sub(" ", text)
-    text = _BLOCK_BREAK.sub("\n", text)
-    text = _TAG.sub(" ", text)
-    text = html_lib.unescape(text)
+    text = raw[:MAX_INPUT_CHARS]
+    if "<" in text:
+        lowered = text.lower()
+        if any(f"<{tag}" in lowered for tag in _DROPPED_TAGS):
+            text = _DROP_WITH_CONTENT.sub(" ", text)
+        text = _TAG.sub(" ", _BLOCK_BREAK.sub("\n", text))
+    if "&" in text:
+        text = html_lib.unescape(text)
+    # Control characters are removed once, after unescaping (which can produce them).
     text = clean_control(text)
     # Whole-text passes rather than one per line: a long page has thousands of lines.
     text = _SPACE_AROUND_BREAK.sub("\n", _SPACES.sub(" ", text))

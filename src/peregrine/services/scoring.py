@@ -82,7 +82,8 @@ def parse_weights(raw: Any) -> dict[str, float]:
 class ScoringContext:
     skills: tuple[str, ...]  # folded
     vocabulary: frozenset[str]  # terms a gap may name (folded)
-    patterns: dict[str, re.Pattern[str]]  # every skill and vocabulary term, as a whole word
+    single: frozenset[str]  # terms that are one token: found by set lookup
+    phrases: dict[str, re.Pattern[str]]  # multi-token terms ("machine learning"), by pattern
     wanted_titles: tuple[tuple[str, frozenset[str], int | None], ...]
     locations: tuple[str, ...]
     remote_preference: str
@@ -137,8 +138,11 @@ class ScoringContext:
     ) -> ScoringContext:
         folded_skills = tuple(dict.fromkeys(fold(s) for s in skills if s and s.strip()))
         vocabulary = set(KNOWN_SKILLS) | {fold(p) for p in preferred if p.strip()}
-        terms = sorted(set(folded_skills) | vocabulary)
-        patterns = {t: re.compile(rf"(?<![\w+#]){re.escape(t)}(?![\w+#])") for t in terms}
+        terms = set(folded_skills) | vocabulary
+        single = frozenset(t for t in terms if tokenise(t) == [t])
+        phrases = {
+            t: re.compile(rf"(?<![\w+#]){re.escape(t)}(?![\w+#])") for t in sorted(terms - single)
+        }
         wanted = []
         for title in titles:
             tokens = tokenise(title)
@@ -147,7 +151,8 @@ class ScoringContext:
         return cls(
             skills=folded_skills,
             vocabulary=frozenset(vocabulary),
-            patterns=patterns,
+            single=single,
+            phrases=phrases,
             wanted_titles=tuple(wanted),
             locations=tuple(locations),
             remote_preference=remote_preference,
@@ -166,9 +171,11 @@ class Score:
 
 def score_job(ctx: ScoringContext, job: disc_q.ScoringRow) -> Score:
     text = fast_fold(f"{job.title}\n{job.description}")
-    # A substring test (C speed) rules most terms out; the whole-word pattern confirms the rest,
-    # so "go" is not found in "Google" nor "java" in "JavaScript".
-    present = {t for t, pattern in ctx.patterns.items() if t in text and pattern.search(text)}
+    # One tokenising pass finds single-word terms by set lookup ("go" is not in "Google", nor
+    # "java" in "JavaScript"); the few phrases are pre-checked by substring (C speed) and only
+    # then confirmed by their whole-word pattern.
+    present = set(ctx.single.intersection(tokenise(text)))
+    present.update(t for t, p in ctx.phrases.items() if t in text and p.search(text))
     matched = [s for s in ctx.skills if s in present]
     have = set(ctx.skills)
     gaps = sorted(t for t in present & ctx.vocabulary if t not in have)

@@ -11,7 +11,7 @@ import re
 from peregrine.lib.text import fold
 
 # Keeps C++, C#, F#, .NET, Node.js, ASP.NET, CI/CD, TCP/IP and similar as single terms.
-_TOKEN = re.compile(r"\.?[a-z0-9][a-z0-9+#]*(?:[./&-][a-z0-9][a-z0-9+#]*)*")
+_TOKEN = re.compile(r"\.?[a-z0-9][a-z0-9+#]*(?:[./&][a-z0-9][a-z0-9+#]*)*")
 
 
 def fast_fold(text: str) -> str:
