@@ -79,7 +79,8 @@ def test_one_failing_source_does_not_stop_the_others(db: UserDB, replay: ReplayS
     assert report.filtered["excluded_keyword"] == 1  # "Engineering Intern"
     assert report.invalid >= 2  # entries without a title
     assert report.scored == report.inserted > 0
-    assert stages[0] == "fetching" and stages[-1] == "done"
+    assert stages[0] == "fetching"
+    assert stages[-1] == "done"
     with db.read() as conn:
         found, _total = job_q.list_jobs(conn, sort="score")
     backend = next(j for j in found if j.title == "Senior Backend Engineer")
@@ -144,8 +145,8 @@ class _Ctx:
 
 def test_task_handlers_follow_the_contract(db: UserDB) -> None:
     with db.write() as conn:
-        job_q.upsert_jobs(conn, jobs=[job_q.NewJob(title="x", url="https://x.example.org/1",
-                                                   description="python")], now=now_iso())  # fmt: skip
+        job = job_q.NewJob(title="x", url="https://x.example.org/1", description="python")
+        job_q.upsert_jobs(conn, jobs=[job], now=now_iso())
     result = score_handler(_Ctx(db, {}))
     assert result["scored"] == 1
     assert enrich_handler(_Ctx(db, {})) == {"enriched": 0, "failed": 0}

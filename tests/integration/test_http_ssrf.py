@@ -184,10 +184,12 @@ def test_it_retries_429_and_5xx_with_bounded_backoff_honouring_retry_after() -> 
 
 
 def test_html_where_json_was_expected_gives_a_clear_error() -> None:
-    with serve({"/api": html_reply("<h1>Service unavailable</h1>")}) as replay:
-        with HttpClient(allow=allow_entries([replay.host_port])) as client:
-            with pytest.raises(FetchError) as caught:
-                client.get(f"{replay.base}/api").json()
+    with (
+        serve({"/api": html_reply("<h1>Service unavailable</h1>")}) as replay,
+        HttpClient(allow=allow_entries([replay.host_port])) as client,
+        pytest.raises(FetchError) as caught,
+    ):
+        client.get(f"{replay.base}/api").json()
     assert "expected JSON" in str(caught.value)
     assert "text/html" in str(caught.value)
 
