@@ -208,3 +208,17 @@ def test_a_job_is_read_from_its_page_and_user_values_win(replay, http) -> None:
         "manual",
     )
     assert job.url == f"{replay.base}/job"
+
+
+def test_non_utf8_bytes_and_a_huge_page_are_cleaned_not_fatal(replay, http) -> None:
+    garbled = b"<html><head><title>Caf\xe9 Barista \xff</title></head><body><p>Espresso \xfe\x00"
+    replay.routes["/latin"] = (200, {"Content-Type": "text/html"}, garbled + b"</p></body></html>")
+    huge = b"<html><title>Huge</title><body><p>" + b"word " * 2_000_000 + b"</p></body></html>"
+    replay.routes["/huge"] = (200, {"Content-Type": "text/html"}, huge)
+    page = registry.create("job_page", http).fetch(SourceQuery(url=f"{replay.base}/latin"))
+    job = to_new_job(page.listings[0])
+    assert job.title.startswith("Caf")
+    assert "\x00" not in job.description
+    big = registry.create("job_page", http).fetch(SourceQuery(url=f"{replay.base}/huge"))
+    assert big.health == "error"
+    assert "larger than" in big.message
