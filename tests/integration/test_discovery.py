@@ -38,7 +38,7 @@ def _setup(db: UserDB, replay: ReplayServer) -> None:
                 name="backend",
                 titles=["Senior Backend Engineer"],
                 locations=["Austin, TX"],
-                sources=["greenhouse", "ashby", "lever", f"{replay.base}/rss"],
+                sources=["greenhouse", "ashby", "lever", "monster", f"{replay.base}/rss"],
                 watch_companies=["Acme Robotics"],
                 exclude_keywords=["intern"],
                 max_age_days=30,
@@ -74,6 +74,7 @@ def test_one_failing_source_does_not_stop_the_others(db: UserDB, replay: ReplayS
     health = {s.source: s.health for s in report.sources}
     assert health == {"greenhouse": "ok", "ashby": "ok", "lever": "error", "feeds": "ok"}
     assert any("lever" in e and "500" in e for e in report.errors)
+    assert any("unknown source 'monster'" in e for e in report.errors)
     # Greenhouse and Ashby list the same Austin senior backend role: one job, two links.
     assert report.merged == 1
     assert report.filtered["excluded_keyword"] == 1  # "Engineering Intern"

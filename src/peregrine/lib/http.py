@@ -26,6 +26,7 @@ import json
 import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -180,6 +181,7 @@ class HttpClient:
     user_agent: str = USER_AGENT
     verify: bool = True
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __enter__(self) -> HttpClient:
         return self
@@ -188,19 +190,22 @@ class HttpClient:
         self.close()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,
-                verify=self.verify,
-                trust_env=False,  # proxies from the environment would bypass the IP pinning
-            )
-        return self._client
+        # Sources run in worker threads; one shared pool, created once.
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self.timeout),
+                    follow_redirects=False,
+                    verify=self.verify,
+                    trust_env=False,  # proxies from the environment would bypass the IP pinning
+                )
+            return self._client
 
     def check(self, url: str) -> Target:
         """Validate one URL and pick the checked address to connect to."""

@@ -196,7 +196,12 @@ def run_discovery(
         for profile in profiles:
             names, feeds = _sources_for(profile, source)
             query = _query(profile, feeds, extra_feeds)
-            plan.extend((profile, registry.create(n, client, run_options), query) for n in names)
+            for name in names:
+                try:
+                    plan.append((profile, registry.create(name, client, run_options), query))
+                except registry.UnknownSourceError as exc:
+                    # A typo in one profile's source list must not stop the other sources.
+                    report.errors.append(f"{profile.name}: {exc}")
         if not plan:
             report.errors.append("no sources to run: add sources or watch-list companies")
         progress_fn("fetching", 0.0)
