@@ -222,3 +222,21 @@ def test_non_utf8_bytes_and_a_huge_page_are_cleaned_not_fatal(replay, http) -> N
     big = registry.create("job_page", http).fetch(SourceQuery(url=f"{replay.base}/huge"))
     assert big.health == "error"
     assert "larger than" in big.message
+
+
+def test_api_keys_in_query_strings_never_reach_the_logs(replay, http, caplog) -> None:
+    import logging
+
+    replay.routes["/v1/api/jobs/us/search/1"] = json_reply("adzuna_us.json")
+    source = _source(
+        "adzuna",
+        http,
+        replay,
+        "/v1/api/jobs/{country}/search/{page}",
+        adzuna=AdzunaConfig(app_id="id-1", app_key="key-secret"),
+    )
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpx").setLevel(logging.NOTSET)
+        result = source.fetch(SourceQuery(titles=("python",)))
+    assert result.health == "ok"
+    assert "key-secret" not in caplog.text

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import logging
 import random
 import re
 import socket
@@ -199,6 +200,9 @@ class HttpClient:
         # Sources run in worker threads; one shared pool, created once.
         with self._lock:
             if self._client is None:
+                # httpx logs every request URL at INFO; some APIs (Adzuna) authenticate with
+                # a key in the query string, which must never reach a log.
+                logging.getLogger("httpx").setLevel(max(logging.WARNING, _httpx_level()))
                 self._client = httpx.Client(
                     timeout=httpx.Timeout(self.timeout),
                     follow_redirects=False,
@@ -383,6 +387,10 @@ def _send_streamed(client: httpx.Client, request: httpx.Request) -> Iterator[htt
         yield response
     finally:
         response.close()
+
+
+def _httpx_level() -> int:
+    return logging.getLogger("httpx").level
 
 
 def _too_large(url: str, cap: int) -> FetchError:
