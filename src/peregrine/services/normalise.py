@@ -156,9 +156,8 @@ def detect_work_mode(*texts: str) -> str:
         if not text:
             continue
         sample = text[:20_000]
-        lowered = sample.lower()
-        # Substring checks are C-speed; the word-boundary patterns run only when one hits.
-        if not any(word in lowered for word in _MODE_HINTS):
+        # One literal scan; the word-boundary patterns run only when a hint word appears.
+        if not _MODE_HINT.search(sample):
             continue
         if _HYBRID.search(sample):
             return "hybrid"
@@ -177,8 +176,7 @@ _COUNTRY_ALIASES = {
     "uk": "united kingdom", "u.k.": "united kingdom", "great britain": "united kingdom",
     "gb": "united kingdom", "deutschland": "germany", "uae": "united arab emirates",
 }  # fmt: skip
-_MODE_HINTS = ("remote", "hybrid", "home", "wfh", "telecommute", "distributed", "site",
-               "office", "person")  # fmt: skip
+_MODE_HINT = re.compile(r"remote|hybrid|home|wfh|telecommute|distributed|site|office|person", re.I)
 _REMOTE_WORDS = re.compile(r"\b(remote|anywhere|worldwide|work from home|wfh)\b", re.I)
 
 
