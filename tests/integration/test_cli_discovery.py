@@ -52,3 +52,19 @@ def test_jobs_add_without_title_refuses_internal_addresses(run) -> None:  # type
     result = run("jobs", "add", "file:///etc/passwd")
     assert result.exit_code == 1
     assert "only http and https" in result.output
+
+
+def test_discover_exits_1_when_every_source_failed(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "profiles.yaml"
+    with serve({"/feed": html_reply("x")}) as canary:
+        config.write_text(
+            "version: 1\nsearch_profiles:\n  - name: main\n"
+            f"    sources: ['http://127.0.0.1:{canary.port}/feed']\n"
+        )
+        assert run("config", "import", str(config)).exit_code == 0
+        result = run("discover")
+        assert canary.seen == []
+    assert result.exit_code == 1
+    assert "feeds" in result.output
+    assert "refused to fetch 127.0.0.1" in result.output
+    assert "error: every source failed" in result.output

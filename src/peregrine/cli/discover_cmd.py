@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from peregrine.cli.context import load_settings, open_local_db
+from peregrine.cli.context import CliError, load_settings, open_local_db
 from peregrine.services import discovery, scoring
 from peregrine.sources.registry import DISCOVERY_SOURCES
 
@@ -58,6 +58,9 @@ def discover(profile_name: str | None, source: str | None, no_enrich: bool) -> N
         f"enriched {report.enriched} (failed {report.enrich_failed}), scored {report.scored}, "
         f"in {report.elapsed:.1f} s"
     )
+    if report.sources and all(r.health in {"blocked", "error"} for r in report.sources):
+        # Scripts must be able to tell a run that found nothing from one that could not look.
+        raise CliError("every source failed; see the table above")
 
 
 @click.command()

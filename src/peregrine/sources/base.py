@@ -64,7 +64,12 @@ class SourceResult:
     problems: list[str] = field(default_factory=list)
 
     def problem(self, text: str) -> None:
+        """A listing (or board) that could not be read: counted and explained."""
         self.skipped += 1
+        self.note(text)
+
+    def note(self, text: str) -> None:
+        """Something worth telling that is not a skipped listing (e.g. a dead feed)."""
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(text[:300])
 

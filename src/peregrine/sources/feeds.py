@@ -65,7 +65,7 @@ class FeedSource(Source):
             else:
                 failures.append(f"{url[:120]}: neither RSS nor Atom (root <{root.tag[:40]}>)")
         for failure in failures:
-            result.problem(failure)
+            result.note(failure)
         if failures and not result.listings:
             result.health = "error"
             result.message = failures[0]
