@@ -75,7 +75,7 @@ def test_a_repost_of_a_job_already_applied_to_is_flagged_not_silent(db: UserDB) 
     pipeline.move(db, job_id=applied_id, to_status="applied")
     report = _store(
         db, [_job("linkedin", "Staff Data Engineer", "Globex LLC",
-                  "https://www.linkedin.com/jobs/view/4099999999")]
+                  "https://www.linkedin.com/jobs/view/4099999999", location="Remote, Canada")]
     )  # fmt: skip
     assert (report.inserted, report.already_applied, report.merged) == (1, 1, 0)
     repost = _rows(db)[1]

@@ -178,12 +178,11 @@ def store_listings(
         for entry in block:
             if not same_role(title_norm, entry.title_norm):
                 continue
-            if not locations_compatible(job.location, entry.location):
-                continue
             if entry.applied:
+                # Company and role are enough: a repost often moves city or goes remote.
                 applied_match = entry.job_id
                 break
-            if target is None:
+            if target is None and locations_compatible(job.location, entry.location):
                 target = entry
         job_flags: list[str] = []
         if applied_match is None and target is not None:
