@@ -69,7 +69,11 @@ def test_exact_duplicates_by_canonical_url_are_counted_once(db: UserDB) -> None:
 
 
 def test_a_repost_of_a_job_already_applied_to_is_flagged_not_silent(db: UserDB) -> None:
-    _store(db, [_job("lever", "Staff Data Engineer", "Globex", "https://jobs.lever.co/globex/1")])
+    _store(
+        db,
+        [_job("lever", "Staff Data Engineer", "Globex", "https://jobs.lever.co/globex/1",
+              location="New York, NY")],
+    )  # fmt: skip
     applied_id = int(_rows(db)[0]["id"])  # type: ignore[arg-type]
     pipeline.move(db, job_id=applied_id, to_status="approved")
     pipeline.move(db, job_id=applied_id, to_status="applied")
