@@ -100,6 +100,7 @@ def _guess_interval(value: float) -> str:
     return "year"
 
 
+@lru_cache(maxsize=8_192)  # pure, and boards repeat the same salary strings a lot
 def parse_salary(text: str) -> Salary | None:
     """Parse '$45/hr', '$120k–$150k', 'up to £60,000 a year', 'EUR 5.000 per month'…"""
     if not text or len(text) > 500:
