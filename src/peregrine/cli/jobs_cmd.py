@@ -92,15 +92,25 @@ def show(job_id: int) -> None:
 
 @jobs.command()
 @click.argument("url")
-@click.option("--title", required=True, help="Job title.")
+@click.option("--title", help="Job title (read from the page when not given).")
 @click.option("--company", default="", help="Company name.")
 @click.option("--location", default="", help="Location.")
 @click.option("--work-mode", type=click.Choice(job_service.WORK_MODES), default="unknown")
-def add(url: str, title: str, company: str, location: str, work_mode: str) -> None:
-    """Add one job by its URL."""
-    job = job_service.build_new_job(
-        url=url, title=title, company=company, location=location, work_mode=work_mode
-    )
+def add(url: str, title: str | None, company: str, location: str, work_mode: str) -> None:
+    """Add one job by its URL; without --title the page is fetched and read."""
+    if title:
+        job = job_service.build_new_job(
+            url=url, title=title, company=company, location=location, work_mode=work_mode
+        )
+    else:
+        from peregrine.lib.http import HttpClient
+        from peregrine.services.job_from_url import job_from_url
+
+        with HttpClient() as http:
+            job, layer = job_from_url(
+                url, http, company=company, location=location, work_mode=work_mode
+            )
+        click.echo(f"read the page ({layer})")
     result = job_service.add_job(open_local_db(load_settings()), job)
     if result.created:
         click.echo(f"added job {result.job_id}: {job.title}")

@@ -18,15 +18,19 @@ from peregrine.cli import (
     config_cmd,
     db_cmd,
     demo_cmd,
+    discover_cmd,
     doctor_cmd,
     healthcheck_cmd,
     jobs_cmd,
     serve_cmd,
 )
 from peregrine.cli.context import CliError
+from peregrine.lib.http import FetchError
 from peregrine.services.config_file import ConfigFileError
+from peregrine.services.discovery import DiscoveryError
 from peregrine.services.jobs import JobInputError
 from peregrine.services.pipeline import JobNotFoundError, TransitionError
+from peregrine.services.scoring import ScoringError
 from peregrine.settings import SettingsError
 from peregrine.storage.backup import BackupError
 from peregrine.storage.erasure import ErasureError
@@ -43,6 +47,9 @@ _EXPECTED = (
     TransitionError,
     BackupError,
     ErasureError,
+    DiscoveryError,
+    ScoringError,
+    FetchError,
 )
 
 
@@ -94,6 +101,8 @@ cli.add_command(healthcheck_cmd.healthcheck)
 cli.add_command(demo_cmd.demo)
 cli.add_command(backup_cmd.backup)
 cli.add_command(doctor_cmd.doctor)
+cli.add_command(discover_cmd.discover)
+cli.add_command(discover_cmd.score)
 
 
 def main() -> None:

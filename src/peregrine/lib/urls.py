@@ -16,6 +16,7 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")
 _LINKEDIN_VIEW = re.compile(r"/jobs/view/(?:[^/]*?-)?(\d{6,})/?$")
 
 
@@ -30,7 +31,7 @@ def canonical_url(raw: str) -> str:
         raise InvalidURLError("the URL is empty")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURLError(f"the URL is longer than {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if _SPACE_OR_CONTROL.search(url):
         raise InvalidURLError("the URL contains spaces or control characters")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
