@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from peregrine import __version__
 from peregrine.settings import Settings
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
-from peregrine.web.routes import api_jobs, health
+from peregrine.web.render import STATIC, make_environment
+from peregrine.web.routes import api_jobs, api_reference, health
+from peregrine.web.security import SecurityMiddleware
 
 log = logging.getLogger("peregrine.app")
 
@@ -35,13 +38,18 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         root_path=settings.root_path,
-        docs_url="/api/docs",
+        # Swagger loads from a CDN (offline and CSP break it); api_reference draws our own.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
     app.state.tenancy = tenancy
+    app.state.templates = make_environment()
     errors.install(app)
+    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
     app.include_router(api_jobs.router)
+    app.include_router(api_reference.router)
     return app
