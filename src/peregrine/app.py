@@ -15,7 +15,14 @@ from peregrine.settings import Settings
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
 from peregrine.web.render import STATIC, make_environment
-from peregrine.web.routes import api_jobs, api_reference, health
+from peregrine.web.routes import (
+    api_jobs,
+    api_reference,
+    health,
+    pages_home,
+    pages_review,
+    pages_settings,
+)
 from peregrine.web.security import SecurityMiddleware
 
 log = logging.getLogger("peregrine.app")
@@ -52,4 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_jobs.router)
     app.include_router(api_reference.router)
+    app.include_router(pages_home.router)
+    app.include_router(pages_review.router)
+    app.include_router(pages_settings.router)
     return app

@@ -93,4 +93,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return _respond(request, 500, "Something went wrong on our side; the error has been logged.")
+        return _respond(
+            request, 500, "Something went wrong on our side; the error has been logged."
+        )

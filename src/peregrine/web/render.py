@@ -40,7 +40,6 @@ def make_environment() -> jinja2.Environment:
         autoescape=True,
         # Templates ship with the package; checking their mtimes on every render is waste.
         auto_reload=False,
-        undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )

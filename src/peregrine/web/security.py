@@ -147,8 +147,10 @@ class SecurityMiddleware:
         await self.app(scope, _replay(body), send)
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
-        limit = f"{self.max_body // (1024 * 1024)} MB" if self.max_body >= 1024 * 1024 else (
-            f"{self.max_body} bytes"
+        limit = (
+            f"{self.max_body // (1024 * 1024)} MB"
+            if self.max_body >= 1024 * 1024
+            else (f"{self.max_body} bytes")
         )
         message = f"The upload is too large; the limit is {limit}."
         if is_api_path(scope):

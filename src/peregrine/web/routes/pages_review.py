@@ -1,0 +1,210 @@
+"""Review: go through found jobs and approve, dismiss or skip them, one or many at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from peregrine.lib.clock import utcnow
+from peregrine.lib.html import sanitise
+from peregrine.services import pipeline
+from peregrine.storage.queries import jobs as job_q
+from peregrine.web.deps import UserDBDep
+from peregrine.web.render import flash, render, url
+from peregrine.web.routes.api_jobs import SortParam, StatusParam
+from starlette.responses import RedirectResponse
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+# Review actions and the status each one moves a job to. "Skip" archives: the job leaves the
+# queue without a verdict, and undo brings it back.
+ACTIONS: dict[str, str] = {"approve": "approved", "dismiss": "dismissed", "skip": "archived"}
+ACTION_DONE = {"approve": "Approved", "dismiss": "Dismissed", "skip": "Skipped"}
+FLAG_LABELS = {
+    "already_applied": "You applied to this before",
+    "salary_unknown": "Salary not given",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    job: job_q.Job
+    description_html: str
+    age_days: int | None
+    explanation: list[tuple[str, str]]
+    flags: list[str]
+
+
+def _explanation(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Whatever the scorer left, shown as label/value pairs; unknown shapes degrade to text."""
+    out: list[tuple[str, str]] = []
+    for key, value in data.items():
+        label = str(key).replace("_", " ").capitalize()
+        if isinstance(value, list):
+            text = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        else:
+            text = str(value)
+        if text:
+            out.append((label, text[:300]))
+    return out[:12]
+
+
+def _age(found: str, today: date) -> int | None:
+    try:
+        return (today - date.fromisoformat(found[:10])).days
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    status: str
+    source: str
+    remote: bool
+    min_score: float | None
+    q: str
+    sort: str
+    page: int
+
+    def query(self, **override: Any) -> dict[str, Any]:
+        data = {
+            "status": self.status,
+            "source": self.source,
+            "remote": "1" if self.remote else "",
+            "min_score": "" if self.min_score is None else f"{self.min_score:g}",
+            "q": self.q,
+            "sort": self.sort,
+            "page": self.page if self.page > 1 else "",
+        }
+        data.update(override)
+        return data
+
+
+@router.get("/review", response_class=HTMLResponse, name="review")
+def review(
+    request: Request,
+    db: UserDBDep,
+    status: StatusParam = "pending",
+    source: Annotated[str, Query(max_length=50)] = "",
+    remote: bool = False,
+    min_score: Annotated[str, Query(max_length=6)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    sort: SortParam = "score",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    score: float | None = None
+    if min_score.strip():
+        try:
+            score = min(max(float(min_score), 0.0), 100.0)
+        except ValueError:
+            score = None
+    filters = Filters(status, source.strip(), remote, score, q.strip(), sort, page)
+    flt = job_q.JobFilter(
+        statuses=(status,),
+        source=filters.source or None,
+        remote_only=remote,
+        min_score=score,
+        text=filters.q or None,
+    )
+    with db.read() as conn:
+        jobs, total = job_q.list_jobs(
+            conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        sources = job_q.distinct_sources(conn)
+    today = utcnow().date()
+    cards = [
+        Card(
+            job=job,
+            description_html=sanitise(job.description),
+            age_days=_age(job.date_found, today),
+            explanation=_explanation(job.match_explanation),
+            flags=[FLAG_LABELS.get(f, f.replace("_", " ")) for f in job.flags],
+        )
+        for job in jobs
+    ]
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(
+        request,
+        "review.html",
+        {
+            "cards": cards,
+            "total": total,
+            "filters": filters,
+            "pages": pages,
+            "sources": sources,
+            "statuses": [(s, pipeline.STATUS_LABELS[s]) for s in pipeline.STATUSES],
+            "sort_labels": job_q.SORT_LABELS,
+            "actionable": status == "pending",
+        },
+        active="review",
+    )
+
+
+def _back(request: Request, form: Any) -> RedirectResponse:
+    """Back to the review page with the same filters (rebuilt, never a raw URL from the form,
+    so the redirect cannot be pointed elsewhere)."""
+    keys = ("status", "source", "remote", "min_score", "q", "sort", "page")
+    query = {k: str(form.get(k, ""))[:200] for k in keys}
+    return RedirectResponse(url(request, "review", query=query), status_code=303)
+
+
+@router.post("/review/move", name="review_move")
+async def review_move(request: Request, db: UserDBDep) -> Response:
+    form = await request.form()
+    action = str(form.get("action", ""))
+    raw_ids = [str(v) for v in form.getlist("job_id")]
+    response = _back(request, form)
+    if action not in ACTIONS:
+        flash(response, request, "error", "Choose approve, dismiss or skip.")
+        return response
+    if not raw_ids:
+        flash(response, request, "error", "Select at least one job first.")
+        return response
+    if not all(v.isdigit() for v in raw_ids) or len(raw_ids) > 500:
+        flash(response, request, "error", "The selection is not valid; reload and try again.")
+        return response
+    ids = list(dict.fromkeys(int(v) for v in raw_ids))
+    try:
+        await run_in_threadpool(
+            lambda: pipeline.move_many(db, job_ids=ids, to_status=ACTIONS[action])
+        )
+    except (pipeline.TransitionError, pipeline.JobNotFoundError) as exc:
+        flash(response, request, "error", f"Nothing was changed: {exc}.")
+        return response
+    noun = "job" if len(ids) == 1 else "jobs"
+    flash(
+        response, request, "success", f"{ACTION_DONE[action]} {len(ids)} {noun}. Press u to undo."
+    )
+    return response
+
+
+@router.post("/review/undo", name="review_undo")
+async def review_undo(request: Request, db: UserDBDep) -> Response:
+    form = await request.form()
+    response = _back(request, form)
+    try:
+        result = await run_in_threadpool(lambda: pipeline.undo_last(db))
+    except pipeline.TransitionError as exc:
+        flash(response, request, "error", f"Cannot undo: {exc}.")
+        return response
+    if result is None:
+        flash(response, request, "info", "There is nothing to undo.")
+    else:
+        flash(
+            response,
+            request,
+            "success",
+            f"Undone: job {result.job_id} is back in "
+            f"{pipeline.STATUS_LABELS[result.to_status].lower()}.",
+        )
+    return response
