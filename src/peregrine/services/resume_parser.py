@@ -216,12 +216,12 @@ def parse_text(text: str) -> StructuredResume:
 
 def _skills(lines: list[str]) -> list[str]:
     out: list[str] = []
-    for line in lines:
-        line = _BULLET.sub("", line)
+    for raw in lines:
+        line = _BULLET.sub("", raw)
         if ":" in line:
             line = line.split(":", 1)[1]
-        for part in re.split(r"[,;|•·]", line):
-            part = " ".join(part.split())
+        for piece in re.split(r"[,;|•·]", line):
+            part = " ".join(piece.split())
             if part and len(part) <= 60 and part.lower() not in {s.lower() for s in out}:
                 out.append(part)
     return out[:100]

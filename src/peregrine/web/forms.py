@@ -41,8 +41,8 @@ class FormReader:
         self.values[name] = raw
         items: list[str] = []
         for line in raw.replace("\r", "").split("\n"):
-            for part in line.split(",") if "," in line and "http" not in line else [line]:
-                part = " ".join(part.split())
+            for piece in line.split(",") if "," in line and "http" not in line else [line]:
+                part = " ".join(piece.split())
                 if part and part.lower() not in {i.lower() for i in items}:
                     items.append(part)
         too_long = [i for i in items if len(i) > max_len]

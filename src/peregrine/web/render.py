@@ -35,7 +35,7 @@ NAV = (
 
 
 def make_environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         # Templates ship with the package; checking their mtimes on every render is waste.
@@ -43,7 +43,6 @@ def make_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return env
 
 
 def root(request: Request) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -221,7 +221,7 @@ async def _form_token(headers: Headers, body: bytes) -> str | None:
 
 
 async def _multipart_token(headers: Headers, body: bytes) -> str | None:
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = MultiPartParser(headers, stream(), max_files=100, max_fields=10_000)

@@ -18,7 +18,7 @@ def _lines(items: list[str]) -> str:
 
 
 def _check_email(form: FormReader, name: str, value: str) -> None:
-    if value and ("@" not in value or " " in value or "." not in value.split("@")[-1]):
+    if value and ("@" not in value or " " in value or "." not in value.rsplit("@", maxsplit=1)[-1]):
         form.errors[name] = "E-mail must look like name@example.org."
 
 
@@ -177,22 +177,25 @@ def read_backends(form: FormReader) -> tuple[list[dict[str, Any]], list[dict[str
         prefix = f"b-{index}-"
         if f"{prefix}name" not in form.form:
             continue
+        name = form.text(f"{prefix}name", label="Name", max_len=50)
+        base_url = form.text(f"{prefix}base_url", label="Base URL", max_len=500)
+        model = form.text(f"{prefix}model", label="Model", max_len=200)
         row = {
-            "name": form.text(f"{prefix}name", label="Name", max_len=50),
+            "name": name,
             "kind": form.choice(f"{prefix}kind", label="Kind", choices=LLM_KINDS, default="ollama"),
-            "base_url": form.text(f"{prefix}base_url", label="Base URL", max_len=500),
-            "model": form.text(f"{prefix}model", label="Model", max_len=200),
+            "base_url": base_url,
+            "model": model,
             "enabled": form.boolean(f"{prefix}enabled"),
         }
         rows.append(row)
-        if not (row["name"] or row["base_url"] or row["model"]):
+        if not (name or base_url or model):
             continue
-        if not row["name"]:
+        if not name:
             form.errors[f"{prefix}name"] = f"Backend {index + 1}: give it a name."
-        elif row["name"].lower() in names:
+        elif name.lower() in names:
             form.errors[f"{prefix}name"] = f"Backend {index + 1}: the name is used twice."
-        names.add(row["name"].lower())
-        if row["base_url"] and not row["base_url"].startswith(("http://", "https://")):
+        names.add(name.lower())
+        if base_url and not base_url.startswith(("http://", "https://")):
             form.errors[f"{prefix}base_url"] = (
                 f"Backend {index + 1}: the base URL must start with http:// or https://."
             )

@@ -37,8 +37,9 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
             op = item.get(method)
             if op is None:
                 continue
-            body = op.get("requestBody", {}).get("content", {})
-            body_schema = next(iter(body.values()), {}).get("schema") if body else None
+            body: dict[str, Any] = op.get("requestBody", {}).get("content", {})
+            first: dict[str, Any] = next(iter(body.values()), {}) if body else {}
+            body_schema = first.get("schema")
             entry = {
                 "method": method.upper(),
                 "path": path,

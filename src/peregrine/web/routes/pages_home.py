@@ -10,9 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from peregrine.services import dashboard
+from peregrine.services import dashboard, pipeline
 from peregrine.services import jobs as job_service
-from peregrine.services import pipeline
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
@@ -133,7 +132,7 @@ def _rerender(request: Request, db: UserDB, **extra: Any) -> HTMLResponse:
 @router.post("/jobs/add", name="home_add_urls")
 async def add_urls(request: Request, db: UserDBDep) -> Response:
     form = FormReader(await request.form())
-    urls = [u for u in form.lines("urls", label="URLs", max_items=MAX_URLS, max_len=2048)]
+    urls = form.lines("urls", label="URLs", max_items=MAX_URLS, max_len=2048)
     title = form.text("title", label="Title", max_len=job_service.MAX_TITLE)
     company = form.text("company", label="Company", max_len=job_service.MAX_COMPANY)
     if not urls and "urls" not in form.errors:

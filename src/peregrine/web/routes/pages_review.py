@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse
 
 from peregrine.lib.clock import utcnow
 from peregrine.lib.html import sanitise
@@ -17,7 +18,6 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.web.deps import UserDBDep
 from peregrine.web.render import flash, render, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
-from starlette.responses import RedirectResponse
 
 router = APIRouter(include_in_schema=False)
 

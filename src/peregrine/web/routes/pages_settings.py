@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from peregrine.lib.clock import now_iso
-from peregrine.web import settings_forms as sf
 from peregrine.services.resume_parser import (
     ResumeParseError,
     StructuredResume,
@@ -20,6 +19,7 @@ from peregrine.services.resume_parser import (
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
+from peregrine.web import settings_forms as sf
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.render import flash, redirect, render
