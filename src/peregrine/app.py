@@ -44,7 +44,6 @@ def create_app(settings: Settings) -> FastAPI:
         title="Peregrine",
         version=__version__,
         lifespan=lifespan,
-        root_path=settings.root_path,
         # Swagger loads from a CDN (offline and CSP break it); api_reference draws our own.
         docs_url=None,
         redoc_url=None,

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette._utils import get_route_path
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from peregrine.settings import Settings
@@ -78,8 +79,12 @@ def host_allowed(host_header: str, allowed: tuple[str, ...]) -> bool:
     return name in allowed
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(HTTPException):
+    """Raised while a route reads a body that outgrows the limit. It is an HTTPException so
+    that FastAPI's body parsing passes it on as 413 instead of a generic 400."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request body is too large.")
 
 
 class SecurityMiddleware:
@@ -88,6 +93,7 @@ class SecurityMiddleware:
         self.settings = settings
         self.check_host = not settings.cloud
         self.max_body = settings.max_body_bytes
+        self.root_path = settings.root_path
         self.cookie_path = settings.root_path or "/"
         self.cookie_secure = settings.cloud
 
@@ -95,6 +101,10 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.root_path and not scope.get("root_path"):
+            # The prefix a proxy serves us under (FastAPI's own root_path is deprecated):
+            # routing strips it from the path if present; links and redirects add it.
+            scope["root_path"] = self.root_path
         headers = Headers(scope=scope)
         cookie_token = _cookie(headers.get("cookie", ""), CSRF_COOKIE)
         new_cookie = None

@@ -38,8 +38,9 @@ class SetupStep:
 
 def _title_from_url(url: str) -> str:
     parts = urlsplit(url)
-    segments = [s for s in unquote(parts.path).split("/") if s and not s.isdigit()]
-    if segments:
+    # Only the last segment names the job; "/jobs/42" says nothing about it.
+    segments = [s for s in unquote(parts.path).split("/") if s]
+    if segments and not segments[-1].isdigit():
         words = segments[-1].rsplit(".", 1)[0].replace("-", " ").replace("_", " ").strip()
         if words and not words.isdigit():
             return words[:1].upper() + words[1:]
