@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
 from peregrine.lib.clock import utcnow
-from peregrine.lib.html import sanitise
+from peregrine.lib.html import sanitise_cached
 from peregrine.services import pipeline
 from peregrine.storage.queries import jobs as job_q
 from peregrine.web.deps import UserDBDep
@@ -125,7 +125,7 @@ def review(
     cards = [
         Card(
             job=job,
-            description_html=sanitise(job.description),
+            description_html=sanitise_cached(job.description),
             age_days=_age(job.date_found, today),
             explanation=_explanation(job.match_explanation),
             flags=[FLAG_LABELS.get(f, f.replace("_", " ")) for f in job.flags],
@@ -161,9 +161,15 @@ def _back(request: Request, form: Any) -> RedirectResponse:
 @router.post("/review/move", name="review_move")
 async def review_move(request: Request, db: UserDBDep) -> Response:
     form = await request.form()
-    action = str(form.get("action", ""))
-    raw_ids = [str(v) for v in form.getlist("job_id")]
     response = _back(request, form)
+    single = str(form.get("act", ""))
+    if single:
+        # A card's own button: "approve:123" acts on that job alone, ignoring ticked boxes.
+        action, _, job_id = single.partition(":")
+        raw_ids = [job_id]
+    else:
+        action = str(form.get("action", ""))
+        raw_ids = [str(v) for v in form.getlist("job_id")]
     if action not in ACTIONS:
         flash(response, request, "error", "Choose approve, dismiss or skip.")
         return response
