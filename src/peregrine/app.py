@@ -16,8 +16,10 @@ from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
+    api_home,
     api_jobs,
     api_reference,
+    api_settings,
     health,
     pages_home,
     pages_review,
@@ -58,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_jobs.router)
     app.include_router(api_reference.router)
+    app.include_router(api_home.router)
+    app.include_router(api_settings.router)
     app.include_router(pages_home.router)
     app.include_router(pages_review.router)
     app.include_router(pages_settings.router)
