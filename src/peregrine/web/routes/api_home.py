@@ -9,9 +9,8 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from peregrine.services import dashboard
+from peregrine.services import dashboard, pipeline
 from peregrine.services import jobs as job_service
-from peregrine.services import pipeline
 from peregrine.storage.queries import jobs as job_q
 from peregrine.web.deps import UserDBDep
 
