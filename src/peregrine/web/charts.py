@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH = 560
-LABEL_W = 130
-VALUE_W = 120
+WIDTH = 440
+LABEL_W = 100
+VALUE_W = 150
 ROW_H = 28
 BAR_H = 18
 
