@@ -28,7 +28,7 @@ XSS = (
     "<p>Great job<script>window.pwned = 1; alert(1)</script></p>"
     '<img src="x" onerror="window.pwned = 2; alert(2)">'
     '<a href="javascript:window.pwned = 3; alert(3)" id="evil">click me</a>'
-    "<svg onload=\"window.pwned = 4\"></svg>"
+    '<svg onload="window.pwned = 4"></svg>'
 )
 
 
