@@ -195,7 +195,7 @@ def test_undo_brings_the_last_job_back(client: TestClient) -> None:
     [job_id] = add_jobs(user_db(client), 1)
     post_form(client, "/review/move", {"action": "dismiss", "job_id": job_id})
     response = post_form(client, "/review/undo", {})
-    assert "back in to review" in _flash(response.text)[0]
+    assert _flash(response.text) == ["Undone: 1 job is back in to review."]
     assert _status(client, job_id) == "pending"
     response = post_form(client, "/review/undo", {})
     assert _flash(response.text) == ["There is nothing to undo."]
@@ -423,3 +423,27 @@ def test_every_link_form_and_asset_respects_the_root_path(tmp_path: Path) -> Non
         assert "Path=/peregrine" in c.get("/peregrine/").headers.get(
             "set-cookie", "Path=/peregrine"
         )
+
+
+def test_undo_after_a_bulk_action_puts_back_every_job_it_moved(client: TestClient) -> None:
+    db = user_db(client)
+    ids = add_jobs(db, 4)
+    pipeline.move(db, job_id=ids[3], to_status="approved")
+    post_form(client, "/review/move", {"action": "dismiss", "job_id": ids[:3]})
+    response = post_form(client, "/review/undo", {})
+    assert _flash(response.text) == ["Undone: 3 jobs are back in to review."]
+    assert [_status(client, i) for i in ids] == ["pending", "pending", "pending", "approved"]
+    # The remembered action is spent; the next undo takes the latest remaining move.
+    response = post_form(client, "/review/undo", {})
+    assert _flash(response.text) == ["Undone: 1 job is back in to review."]
+    assert _status(client, ids[3]) == "pending"
+
+
+def test_undo_leaves_a_job_that_moved_on_since(client: TestClient) -> None:
+    db = user_db(client)
+    ids = add_jobs(db, 2)
+    post_form(client, "/review/move", {"action": "approve", "job_id": ids})
+    pipeline.move(db, job_id=ids[0], to_status="applied")
+    response = post_form(client, "/review/undo", {})
+    assert _flash(response.text) == ["Undone: 1 job is back in to review."]
+    assert [_status(client, i) for i in ids] == ["applied", "pending"]

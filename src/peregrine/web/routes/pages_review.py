@@ -14,14 +14,16 @@ from starlette.responses import RedirectResponse
 from peregrine.lib.clock import utcnow
 from peregrine.lib.html import sanitise_cached
 from peregrine.services import pipeline
+from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
 from peregrine.web.deps import UserDBDep
-from peregrine.web.render import flash, render, url
+from peregrine.web.render import flash, render, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+UNDO_COOKIE = "peregrine_undo"
 # Review actions and the status each one moves a job to. "Skip" archives: the job leaves the
 # queue without a verdict, and undo brings it back.
 ACTIONS: dict[str, str] = {"approve": "approved", "dismiss": "dismissed", "skip": "archived"}
@@ -191,13 +193,44 @@ async def review_move(request: Request, db: UserDBDep) -> Response:
     flash(
         response, request, "success", f"{ACTION_DONE[action]} {len(ids)} {noun}. Press u to undo."
     )
+    # Remember the whole action, so undo puts back every job it moved, not just the last.
+    response.set_cookie(
+        UNDO_COOKIE,
+        f"{ACTIONS[action]}:{'.'.join(str(i) for i in ids)}",
+        max_age=3600,
+        path=root(request) or "/",
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cloud,
+    )
     return response
+
+
+def _last_action(request: Request) -> tuple[str, list[int]] | None:
+    status, _, raw = request.cookies.get(UNDO_COOKIE, "").partition(":")
+    ids = raw.split(".")
+    if status not in ACTIONS.values() or not raw or not all(i.isdigit() for i in ids):
+        return None
+    return status, [int(i) for i in ids[:500]]
 
 
 @router.post("/review/undo", name="review_undo")
 async def review_undo(request: Request, db: UserDBDep) -> Response:
     form = await request.form()
     response = _back(request, form)
+    last = _last_action(request)
+    response.delete_cookie(UNDO_COOKIE, path=root(request) or "/")
+    if last is not None:
+        status, ids = last
+        undone = await run_in_threadpool(
+            lambda: review_service.undo_action(db, job_ids=ids, to_status=status)
+        )
+        if undone:
+            back_to = pipeline.STATUS_LABELS[undone[0].to_status].lower()
+            noun = "job is" if len(undone) == 1 else "jobs are"
+            flash(response, request, "success", f"Undone: {len(undone)} {noun} back in {back_to}.")
+            return response
+    # No action remembered in this browser (or it was already undone): the latest move.
     try:
         result = await run_in_threadpool(lambda: pipeline.undo_last(db))
     except pipeline.TransitionError as exc:
@@ -210,7 +243,6 @@ async def review_undo(request: Request, db: UserDBDep) -> Response:
             response,
             request,
             "success",
-            f"Undone: job {result.job_id} is back in "
-            f"{pipeline.STATUS_LABELS[result.to_status].lower()}.",
+            f"Undone: 1 job is back in {pipeline.STATUS_LABELS[result.to_status].lower()}.",
         )
     return response
