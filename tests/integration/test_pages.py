@@ -447,3 +447,16 @@ def test_undo_leaves_a_job_that_moved_on_since(client: TestClient) -> None:
     response = post_form(client, "/review/undo", {})
     assert _flash(response.text) == ["Undone: 1 job is back in to review."]
     assert [_status(client, i) for i in ids] == ["applied", "pending"]
+
+
+def test_review_survives_odd_scorer_output(client: TestClient) -> None:
+    db = user_db(client)
+    [job_id] = add_jobs(db, 1, title="Odd one")
+    with db.write() as conn:
+        conn.execute(
+            "UPDATE jobs SET match_explanation = '[1, 2]', flags = '{\"a\": 1}' WHERE id = ?",
+            (job_id,),
+        )
+    response = client.get("/review")
+    assert response.status_code == 200
+    assert "Odd one" in response.text

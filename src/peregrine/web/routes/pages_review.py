@@ -43,9 +43,12 @@ class Card:
     flags: list[str]
 
 
-def _explanation(data: dict[str, Any]) -> list[tuple[str, str]]:
+def _explanation(data: Any) -> list[tuple[str, str]]:
     """Whatever the scorer left, shown as label/value pairs; unknown shapes degrade to text."""
     out: list[tuple[str, str]] = []
+    if not isinstance(data, dict):
+        # Written by a scorer we do not control; anything but an object is shown as nothing.
+        return out
     for key, value in data.items():
         label = str(key).replace("_", " ").capitalize()
         if isinstance(value, list):
@@ -130,7 +133,11 @@ def review(
             description_html=sanitise_cached(job.description),
             age_days=_age(job.date_found, today),
             explanation=_explanation(job.match_explanation),
-            flags=[FLAG_LABELS.get(f, f.replace("_", " ")) for f in job.flags],
+            flags=[
+                FLAG_LABELS.get(f, f.replace("_", " "))
+                for f in (job.flags if isinstance(job.flags, list) else [])
+                if isinstance(f, str)
+            ],
         )
         for job in jobs
     ]
