@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import nh3
 from markupsafe import escape
 
@@ -36,9 +34,3 @@ def sanitise(html: str) -> str:
         clean_content_tags={"script", "style"},
         strip_comments=True,
     )
-
-
-# Review pages show the same descriptions again and again (paging, filters, after each
-# action); the sanitised form of a text never changes, so it is remembered. Keyed by the
-# text itself, so an edited description is simply a new entry.
-sanitise_cached = functools.lru_cache(maxsize=1024)(sanitise)
