@@ -460,3 +460,16 @@ def test_review_survives_odd_scorer_output(client: TestClient) -> None:
     response = client.get("/review")
     assert response.status_code == 200
     assert "Odd one" in response.text
+
+
+def test_a_changed_job_is_never_shown_from_a_stale_card(client: TestClient) -> None:
+    db = user_db(client)
+    [job_id] = add_jobs(db, 1, description="<p>First text</p>")
+    assert "First text" in client.get("/review").text
+    with db.write() as conn:
+        conn.execute("UPDATE jobs SET description = '<p>Second text</p>' WHERE id = ?", (job_id,))
+        job_q.set_flags(conn, job_id=job_id, flags=["already_applied"], applied_match_id=None)
+    html = client.get("/review").text
+    assert "Second text" in html
+    assert "First text" not in html
+    assert "You applied to this before" in html
