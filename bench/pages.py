@@ -151,6 +151,16 @@ async def load(url: str) -> tuple[float, float, float, int]:
     return len(latencies) / took, statistics.median(latencies) * 1000, p99 * 1000, errors
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux), to report CPU per request: on a shared
+    machine the wall-clock figures move with everyone else's load, this one much less."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
@@ -193,16 +203,30 @@ def main() -> None:
                 "review page (50/page)": f"http://127.0.0.1:{app_port}/review",
                 "GET /api/v1/jobs": f"http://127.0.0.1:{app_port}/api/v1/jobs?limit=50",
             }
-            results = {name: asyncio.run(load(url)) for name, url in targets.items()}
+            results = {}
+            cpu: dict[str, float] = {}
+            for name, url in targets.items():
+                server = hello if name.startswith("bare") else app
+                before = cpu_seconds(server.pid)
+                results[name] = asyncio.run(load(url))
+                requests = results[name][0] * (DURATION_S + WARMUP_S)
+                cpu[name] = (cpu_seconds(server.pid) - before) / requests * 1000
         finally:
             for process in (app, hello):
                 process.terminate()
                 process.wait(timeout=10)
     bare = results["bare Starlette hello"][0]
     print(f"\n{CLIENTS} concurrent clients, {DURATION_S:.0f} s each, one uvicorn worker")
-    print(f"{'target':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'% bare':>8}{'errors':>8}")
+    print(
+        f"{'target':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'% bare':>8}{'errors':>8}"
+        f"{'CPU ms/req':>12}"
+    )
     for name, (rps, p50, p99, errors) in results.items():
-        print(f"{name:<24}{rps:>9.0f}{p50:>9.1f}{p99:>9.1f}{rps / bare:>8.0%}{errors:>8}")
+        print(
+            f"{name:<24}{rps:>9.0f}{p50:>9.1f}{p99:>9.1f}{rps / bare:>8.0%}{errors:>8}"
+            f"{cpu[name]:>12.2f}"
+        )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     review = results["review page (50/page)"]
     ok = review[0] >= 0.3 * bare and review[2] < 50
     print(f"\ntarget (review >= 30% of bare, p99 < 50 ms): {'MET' if ok else 'NOT MET'}")
