@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -17,10 +16,21 @@ from peregrine.storage.backup import sweep_workdirs
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
-from peregrine.web.routes import api_backup, api_jobs, health
+from peregrine.web.render import STATIC, make_environment
+from peregrine.web.routes import (
+    api_backup,
+    api_home,
+    api_jobs,
+    api_reference,
+    api_settings,
+    health,
+    pages_home,
+    pages_review,
+    pages_settings,
+)
+from peregrine.web.security import SecurityMiddleware
 
 log = logging.getLogger("peregrine.app")
-STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -43,14 +53,17 @@ def create_app(settings: Settings) -> FastAPI:
         title="Peregrine",
         version=__version__,
         lifespan=lifespan,
-        root_path=settings.root_path,
-        docs_url="/api/docs",
+        # Swagger loads from a CDN (offline and CSP break it); api_reference draws our own.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
     app.state.tenancy = tenancy
+    app.state.templates = make_environment()
     errors.install(app)
+    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
     app.include_router(api_jobs.router)
     if settings.demo:
@@ -59,6 +72,11 @@ def create_app(settings: Settings) -> FastAPI:
             ttl_minutes=settings.demo_sandbox_ttl_minutes,
             cookie_path=settings.root_path or "/",
         )
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api_backup.router)
+    app.include_router(api_reference.router)
+    app.include_router(api_home.router)
+    app.include_router(api_settings.router)
+    app.include_router(pages_home.router)
+    app.include_router(pages_review.router)
+    app.include_router(pages_settings.router)
     return app

@@ -11,16 +11,22 @@ import html as html_lib
 import re
 
 import nh3
+from markupsafe import escape
 
 MAX_INPUT_CHARS = 2_000_000
 MAX_TEXT_CHARS = 100_000
 TRUNCATION_MARK = "\n[… truncated]"
 
-_ALLOWED_TAGS = {
-    "p", "br", "ul", "ol", "li", "strong", "b", "em", "i", "h1", "h2", "h3", "h4",
-    "h5", "h6", "a", "blockquote", "pre", "code", "table", "thead", "tbody", "tr", "td", "th",
-}  # fmt: skip
-_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+_ALLOWED_TAGS = frozenset(
+    {
+        "a", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "h1", "h2", "h3",
+        "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s", "small", "span", "strong",
+        "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+    }
+)  # fmt: skip
+_ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "td": {"colspan", "rowspan"}, "th": {"colspan"}}
+# Only web and mail links survive; javascript:, data: and friends are dropped with the href.
+_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _BLOCK_BREAK = re.compile(
     r"<\s*(br|/p|/div|/li|/h[1-6]|/tr|/ul|/ol|/section|/article|/header|/footer)\b[^>]*>", re.I
 )
@@ -42,12 +48,20 @@ def sanitise_html(raw: str) -> str:
     """Keep a small set of formatting tags; drop scripts, styles, handlers and odd links."""
     return nh3.clean(
         clean_control(raw[:MAX_INPUT_CHARS]),
-        tags=_ALLOWED_TAGS,
+        tags=set(_ALLOWED_TAGS),
         clean_content_tags={"script", "style", "template", "noscript"},
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        attributes={k: set(v) for k, v in _ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(_URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
     )
+
+
+def sanitise(html: str) -> str:
+    """Markup safe to show: sanitised HTML, or plain text escaped with its line breaks kept."""
+    if "<" not in html:
+        return str(escape(clean_control(html))).replace("\n", "<br>\n")
+    return sanitise_html(html)
 
 
 def html_to_text(raw: str, *, limit: int = MAX_TEXT_CHARS) -> str:

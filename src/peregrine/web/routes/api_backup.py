@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import StreamingResponse
@@ -25,30 +24,12 @@ router = APIRouter(prefix="/api/v1", tags=["backup"])
 _UPLOAD_CHUNK = 1024 * 1024
 
 
-def same_origin_only(request: Request, settings: SettingsDep) -> None:
-    """Refuse state-changing requests sent by another site's page (CSRF).
-
-    Browsers send ``Sec-Fetch-Site`` and ``Origin`` on cross-site form posts; a local app
-    with no login would otherwise let any web page replace the user's data.
-    """
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        raise HTTPException(403, "cross-site request refused")
-    origin = request.headers.get("origin")
-    if origin is not None:
-        host = (urlsplit(origin).netloc or "").lower()
-        expected = request.headers.get("host", "").lower()
-        if host != expected and "*" not in settings.allowed_hosts:
-            raise HTTPException(403, "cross-site request refused")
-
-
 def writable_mode(settings: SettingsDep) -> None:
     """The public demo's data is shared by every visitor: nobody may replace it."""
     if settings.demo:
         raise HTTPException(403, "restoring a backup is not available in the demo")
 
 
-SameOrigin = Annotated[None, Depends(same_origin_only)]
 NotDemo = Annotated[None, Depends(writable_mode)]
 
 
@@ -134,8 +115,7 @@ def _restore(request: Request, upload: Any, limit: int) -> dict[str, Any]:
 async def restore_backup(
     request: Request,
     settings: SettingsDep,
-    _: SameOrigin,
-    __: NotDemo,
+    _: NotDemo,
     file: Annotated[UploadFile, File(description="a Peregrine backup zip")],
 ) -> dict[str, Any]:
     """Replace the user's data with a backup; the previous data is kept for rollback."""
@@ -146,7 +126,7 @@ async def restore_backup(
 
 
 @router.post("/backup/rollback")
-async def rollback_backup(request: Request, _: SameOrigin, __: NotDemo) -> dict[str, Any]:
+async def rollback_backup(request: Request, _: NotDemo) -> dict[str, Any]:
     """Swap back the database from before the last restore (a second rollback undoes it)."""
     store = request.app.state.tenancy.store(request)
     await run_in_threadpool(store.rollback_database)

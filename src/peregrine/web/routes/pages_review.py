@@ -1,0 +1,287 @@
+"""Review: go through found jobs and approve, dismiss or skip them, one or many at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse
+
+from peregrine.lib.clock import utcnow
+from peregrine.lib.html import sanitise
+from peregrine.services import pipeline
+from peregrine.services import review as review_service
+from peregrine.storage.queries import jobs as job_q
+from peregrine.web.deps import UserDBDep
+from peregrine.web.fragments import FragmentCache
+from peregrine.web.render import flash, render, root, url
+from peregrine.web.routes.api_jobs import SortParam, StatusParam
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+UNDO_COOKIE = "peregrine_undo"
+# Review actions and the status each one moves a job to. "Skip" archives: the job leaves the
+# queue without a verdict, and undo brings it back.
+ACTIONS: dict[str, str] = {"approve": "approved", "dismiss": "dismissed", "skip": "archived"}
+ACTION_DONE = {"approve": "Approved", "dismiss": "Dismissed", "skip": "Skipped"}
+FLAG_LABELS = {
+    "already_applied": "You applied to this before",
+    "salary_unknown": "Salary not given",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    job: job_q.Job
+    description_html: str
+    age_days: int | None
+    explanation: list[tuple[str, str]]
+    flags: list[str]
+
+
+def _explanation(data: Any) -> list[tuple[str, str]]:
+    """Whatever the scorer left, shown as label/value pairs; unknown shapes degrade to text."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(data, dict):
+        # Written by a scorer we do not control; anything but an object is shown as nothing.
+        return out
+    for key, value in data.items():
+        label = str(key).replace("_", " ").capitalize()
+        if isinstance(value, list):
+            text = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        else:
+            text = str(value)
+        if text:
+            out.append((label, text[:300]))
+    return out[:12]
+
+
+def _age(found: str, today: date) -> int | None:
+    try:
+        return (today - date.fromisoformat(found[:10])).days
+    except ValueError:
+        return None
+
+
+def _card_html(
+    env: Any, cache: FragmentCache, job: job_q.Job, today: date, actionable: bool
+) -> Markup:
+    """One rendered card, from the cache when nothing it shows has changed.
+
+    Rendering 50 cards was most of the review page's time; a card depends only on its job,
+    its age in days and whether it has action buttons, which is exactly the key.
+    """
+    age = _age(job.date_found, today)
+    flags = [
+        FLAG_LABELS.get(f, f.replace("_", " "))
+        for f in (job.flags if isinstance(job.flags, list) else [])
+        if isinstance(f, str)
+    ]
+    explanation = _explanation(job.match_explanation)
+    gaps = tuple(str(g) for g in job.keyword_gaps) if isinstance(job.keyword_gaps, list) else ()
+    key = (
+        job.id, job.title, job.url, job.company, job.location, job.work_mode, job.salary_text,
+        tuple(job.sources), job.match_score, job.description, gaps, tuple(flags),
+        tuple(explanation), age, actionable,
+    )  # fmt: skip
+
+    def render_card() -> str:
+        card = Card(
+            job=job,
+            description_html=sanitise(job.description),
+            age_days=age,
+            explanation=explanation,
+            flags=flags,
+        )
+        html: str = env.get_template("_job_card.html").render(
+            card=card, gaps=gaps, actionable=actionable
+        )
+        return html
+
+    return cache.get_or_render(key, render_card)
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    status: str
+    source: str
+    remote: bool
+    min_score: float | None
+    q: str
+    sort: str
+    page: int
+
+    def query(self, **override: Any) -> dict[str, Any]:
+        data = {
+            "status": self.status,
+            "source": self.source,
+            "remote": "1" if self.remote else "",
+            "min_score": "" if self.min_score is None else f"{self.min_score:g}",
+            "q": self.q,
+            "sort": self.sort,
+            "page": self.page if self.page > 1 else "",
+        }
+        data.update(override)
+        return data
+
+
+@router.get("/review", response_class=HTMLResponse, name="review")
+def review(
+    request: Request,
+    db: UserDBDep,
+    status: StatusParam = "pending",
+    source: Annotated[str, Query(max_length=50)] = "",
+    remote: bool = False,
+    min_score: Annotated[str, Query(max_length=6)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    sort: SortParam = "score",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    score: float | None = None
+    if min_score.strip():
+        try:
+            score = min(max(float(min_score), 0.0), 100.0)
+        except ValueError:
+            score = None
+    filters = Filters(status, source.strip(), remote, score, q.strip(), sort, page)
+    flt = job_q.JobFilter(
+        statuses=(status,),
+        source=filters.source or None,
+        remote_only=remote,
+        min_score=score,
+        text=filters.q or None,
+    )
+    with db.read() as conn:
+        jobs, total = job_q.list_jobs(
+            conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        sources = job_q.distinct_sources(conn)
+    today = utcnow().date()
+    env = request.app.state.templates
+    cache: FragmentCache = request.app.state.__dict__.setdefault(
+        "review_cards", FragmentCache(maxsize=2048)
+    )
+    actionable = status == "pending"
+    cards = [_card_html(env, cache, job, today, actionable) for job in jobs]
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(
+        request,
+        "review.html",
+        {
+            "cards": cards,
+            "total": total,
+            "filters": filters,
+            "pages": pages,
+            "sources": sources,
+            "statuses": [(s, pipeline.STATUS_LABELS[s]) for s in pipeline.STATUSES],
+            "sort_labels": job_q.SORT_LABELS,
+            "actionable": actionable,
+        },
+        active="review",
+    )
+
+
+def _back(request: Request, form: Any) -> RedirectResponse:
+    """Back to the review page with the same filters (rebuilt, never a raw URL from the form,
+    so the redirect cannot be pointed elsewhere)."""
+    keys = ("status", "source", "remote", "min_score", "q", "sort", "page")
+    query = {k: str(form.get(k, ""))[:200] for k in keys}
+    return RedirectResponse(url(request, "review", query=query), status_code=303)
+
+
+@router.post("/review/move", name="review_move")
+async def review_move(request: Request, db: UserDBDep) -> Response:
+    form = await request.form()
+    response = _back(request, form)
+    single = str(form.get("act", ""))
+    if single:
+        # A card's own button: "approve:123" acts on that job alone, ignoring ticked boxes.
+        action, _, job_id = single.partition(":")
+        raw_ids = [job_id]
+    else:
+        action = str(form.get("action", ""))
+        raw_ids = [str(v) for v in form.getlist("job_id")]
+    if action not in ACTIONS:
+        flash(response, request, "error", "Choose approve, dismiss or skip.")
+        return response
+    if not raw_ids:
+        flash(response, request, "error", "Select at least one job first.")
+        return response
+    if not all(v.isdigit() for v in raw_ids) or len(raw_ids) > 500:
+        flash(response, request, "error", "The selection is not valid; reload and try again.")
+        return response
+    ids = list(dict.fromkeys(int(v) for v in raw_ids))
+    try:
+        await run_in_threadpool(
+            lambda: pipeline.move_many(db, job_ids=ids, to_status=ACTIONS[action])
+        )
+    except (pipeline.TransitionError, pipeline.JobNotFoundError) as exc:
+        flash(response, request, "error", f"Nothing was changed: {exc}.")
+        return response
+    noun = "job" if len(ids) == 1 else "jobs"
+    flash(
+        response, request, "success", f"{ACTION_DONE[action]} {len(ids)} {noun}. Press u to undo."
+    )
+    # Remember the whole action, so undo puts back every job it moved, not just the last.
+    response.set_cookie(
+        UNDO_COOKIE,
+        f"{ACTIONS[action]}:{'.'.join(str(i) for i in ids)}",
+        max_age=3600,
+        path=root(request) or "/",
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cloud,
+    )
+    return response
+
+
+def _last_action(request: Request) -> tuple[str, list[int]] | None:
+    status, _, raw = request.cookies.get(UNDO_COOKIE, "").partition(":")
+    ids = raw.split(".")
+    if status not in ACTIONS.values() or not raw or not all(i.isdigit() for i in ids):
+        return None
+    return status, [int(i) for i in ids[:500]]
+
+
+@router.post("/review/undo", name="review_undo")
+async def review_undo(request: Request, db: UserDBDep) -> Response:
+    form = await request.form()
+    response = _back(request, form)
+    last = _last_action(request)
+    response.delete_cookie(UNDO_COOKIE, path=root(request) or "/")
+    if last is not None:
+        status, ids = last
+        undone = await run_in_threadpool(
+            lambda: review_service.undo_action(db, job_ids=ids, to_status=status)
+        )
+        if undone:
+            back_to = pipeline.STATUS_LABELS[undone[0].to_status].lower()
+            noun = "job is" if len(undone) == 1 else "jobs are"
+            flash(response, request, "success", f"Undone: {len(undone)} {noun} back in {back_to}.")
+            return response
+    # No action remembered in this browser (or it was already undone): the latest move.
+    try:
+        result = await run_in_threadpool(lambda: pipeline.undo_last(db))
+    except pipeline.TransitionError as exc:
+        flash(response, request, "error", f"Cannot undo: {exc}.")
+        return response
+    if result is None:
+        flash(response, request, "info", "There is nothing to undo.")
+    else:
+        flash(
+            response,
+            request,
+            "success",
+            f"Undone: 1 job is back in {pipeline.STATUS_LABELS[result.to_status].lower()}.",
+        )
+    return response

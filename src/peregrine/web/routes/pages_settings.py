@@ -1,0 +1,348 @@
+"""Settings: profile, résumé, search profiles, keywords and blocklist, LLM backends, data,
+privacy. Every form is validated whole; errors re-render it with what the user typed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from peregrine.lib.clock import now_iso
+from peregrine.services.resume_parser import (
+    ResumeParseError,
+    StructuredResume,
+    parse_upload,
+)
+from peregrine.storage.queries import preferences as pref_q
+from peregrine.storage.queries import profile as profile_q
+from peregrine.storage.userdb import UserDB
+from peregrine.web import settings_forms as sf
+from peregrine.web.deps import UserDBDep
+from peregrine.web.forms import FormReader
+from peregrine.web.render import flash, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+TABS = (
+    ("settings_profile", "Profile"),
+    ("settings_resume", "Résumé"),
+    ("settings_search", "Searches"),
+    ("settings_keywords", "Keywords & blocklist"),
+    ("settings_llm", "LLM backends"),
+    ("settings_data", "Data"),
+    ("settings_privacy", "Privacy"),
+)
+MAX_EXPERIENCES = 30
+
+
+def _page(
+    request: Request, tab: str, template: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    base = {"tabs": TABS, "tab": tab, "errors": {}, "values": {}}
+    return render(
+        request, f"settings/{template}", {**base, **context}, status=status, active="settings"
+    )
+
+
+def _read(db: UserDB, fn: Any) -> Any:
+    with db.read() as conn:
+        return fn(conn)
+
+
+@router.get("/settings", response_class=HTMLResponse, name="settings")
+def settings_index(request: Request) -> HTMLResponse:
+    return _page(request, "", "index.html", {})
+
+
+# --- profile ---------------------------------------------------------------------------
+
+
+@router.get("/settings/profile", response_class=HTMLResponse, name="settings_profile")
+def profile_page(request: Request, db: UserDBDep) -> HTMLResponse:
+    profile = _read(db, profile_q.get_profile)
+    return _page(
+        request, "settings_profile", "profile.html", {"values": sf.profile_values(profile)}
+    )
+
+
+@router.post("/settings/profile", name="settings_profile_save")
+async def profile_save(request: Request, db: UserDBDep) -> Response:
+    form = FormReader(await request.form())
+    profile = sf.read_profile(form)
+    if not form.ok or profile is None:
+        return _page(
+            request,
+            "settings_profile",
+            "profile.html",
+            {"errors": form.errors, "values": form.values},
+            status=422,
+        )
+
+    def save() -> None:
+        with db.write() as conn:
+            profile_q.save_profile(conn, profile=profile, now=now_iso())
+
+    await run_in_threadpool(save)
+    response = redirect(request, "settings_profile")
+    flash(response, request, "success", "Profile saved.")
+    return response
+
+
+# --- résumé ----------------------------------------------------------------------------
+
+
+@router.get("/settings/resume", response_class=HTMLResponse, name="settings_resume")
+def resume_page(request: Request, db: UserDBDep) -> HTMLResponse:
+    current = _read(db, profile_q.current_resume)
+    structured = StructuredResume.from_dict(current.structured) if current else None
+    return _page(
+        request,
+        "settings_resume",
+        "resume.html",
+        {
+            "current": current,
+            "resume": structured or StructuredResume(),
+            "raw_text": current.raw_text if current else "",
+            "filename": current.filename if current else "",
+            "parsed": False,
+        },
+    )
+
+
+@router.post("/settings/resume/upload", name="settings_resume_upload")
+async def resume_upload(request: Request, db: UserDBDep) -> Response:
+    form = FormReader(await request.form())
+    upload = form.file("file")
+    current = await run_in_threadpool(_read, db, profile_q.current_resume)
+    context: dict[str, Any] = {
+        "current": current,
+        "resume": StructuredResume.from_dict(current.structured) if current else StructuredResume(),
+        "raw_text": current.raw_text if current else "",
+        "filename": current.filename if current else "",
+        "parsed": False,
+    }
+    if upload is None:
+        context["errors"] = {"file": "Choose a PDF, Word (.docx) or text file."}
+        return _page(request, "settings_resume", "resume.html", context, status=422)
+    data = await upload.read()
+    filename = re.sub(r"[^\w.\- ]", "_", upload.filename or "resume")[:200]
+    try:
+        structured, raw_text = await run_in_threadpool(parse_upload, data, filename)
+    except ResumeParseError as exc:
+        context["errors"] = {"file": f"{filename}: {exc}."}
+        return _page(request, "settings_resume", "resume.html", context, status=422)
+    # Nothing is saved yet: the user checks the guess and saves it as a new version.
+    context.update(resume=structured, raw_text=raw_text, filename=filename, parsed=True)
+    return _page(request, "settings_resume", "resume.html", context)
+
+
+@router.post("/settings/resume", name="settings_resume_save")
+async def resume_save(request: Request, db: UserDBDep) -> Response:
+    form = FormReader(await request.form())
+    structured = sf.read_resume(form, max_experiences=MAX_EXPERIENCES)
+    raw_text = form.text("raw_text", label="Original text", max_len=200_000)
+    filename = form.text("filename", label="File name", max_len=200)
+    if not form.ok:
+        return _page(
+            request,
+            "settings_resume",
+            "resume.html",
+            {
+                "current": None,
+                "resume": structured,
+                "raw_text": raw_text,
+                "filename": filename,
+                "parsed": True,
+                "errors": form.errors,
+            },
+            status=422,
+        )
+
+    def save() -> int:
+        with db.write() as conn:
+            return profile_q.add_resume(
+                conn,
+                structured=structured.to_dict(),
+                raw_text=raw_text,
+                filename=filename,
+                now=now_iso(),
+            )
+
+    version = await run_in_threadpool(save)
+    response = redirect(request, "settings_resume")
+    flash(response, request, "success", f"Résumé saved as version {version}.")
+    return response
+
+
+# --- search profiles -------------------------------------------------------------------
+
+
+@router.get("/settings/search", response_class=HTMLResponse, name="settings_search")
+def search_page(request: Request, db: UserDBDep, edit: str = "") -> HTMLResponse:
+    profiles = _read(db, profile_q.list_search_profiles)
+    chosen = next((p for p in profiles if p.name.lower() == edit.lower()), None)
+    return _page(
+        request,
+        "settings_search",
+        "search.html",
+        {
+            "profiles": profiles,
+            "values": sf.search_values(chosen) if chosen else sf.search_values(None),
+            "editing": chosen.name if chosen else "",
+            "remote_choices": sf.REMOTE_CHOICES,
+        },
+    )
+
+
+@router.post("/settings/search", name="settings_search_save")
+async def search_save(request: Request, db: UserDBDep) -> Response:
+    form = FormReader(await request.form())
+    profile = sf.read_search_profile(form)
+    original = form.text("original_name", label="Original name", max_len=100)
+    if not form.ok or profile is None:
+        profiles = await run_in_threadpool(_read, db, profile_q.list_search_profiles)
+        return _page(
+            request,
+            "settings_search",
+            "search.html",
+            {
+                "profiles": profiles,
+                "values": form.values,
+                "errors": form.errors,
+                "editing": original,
+                "remote_choices": sf.REMOTE_CHOICES,
+            },
+            status=422,
+        )
+
+    def save() -> None:
+        with db.write() as conn:
+            if original and original.lower() != profile.name.lower():
+                profile_q.delete_search_profile(conn, name=original)
+            profile_q.save_search_profile(conn, profile=profile, now=now_iso())
+
+    await run_in_threadpool(save)
+    response = redirect(request, "settings_search")
+    flash(response, request, "success", f"Search “{profile.name}” saved.")
+    return response
+
+
+@router.post("/settings/search/delete", name="settings_search_delete")
+async def search_delete(request: Request, db: UserDBDep) -> Response:
+    form = FormReader(await request.form())
+    name = form.text("name", label="Name", max_len=100, required=True)
+
+    def delete() -> bool:
+        with db.write() as conn:
+            return profile_q.delete_search_profile(conn, name=name)
+
+    deleted = await run_in_threadpool(delete) if form.ok else False
+    response = redirect(request, "settings_search")
+    if deleted:
+        flash(response, request, "success", f"Search “{name}” deleted.")
+    else:
+        flash(response, request, "error", "That search does not exist (already deleted?).")
+    return response
+
+
+# --- keywords and blocklist ------------------------------------------------------------
+
+
+@router.get("/settings/keywords", response_class=HTMLResponse, name="settings_keywords")
+def keywords_page(request: Request, db: UserDBDep) -> HTMLResponse:
+    def load(conn: Any) -> dict[str, str]:
+        return sf.keyword_values(profile_q.list_keywords(conn), profile_q.list_blocklist(conn))
+
+    return _page(request, "settings_keywords", "keywords.html", {"values": _read(db, load)})
+
+
+@router.post("/settings/keywords", name="settings_keywords_save")
+async def keywords_save(request: Request, db: UserDBDep) -> Response:
+    form = FormReader(await request.form())
+    keywords, blocklist = sf.read_keywords(form)
+    if not form.ok:
+        return _page(
+            request,
+            "settings_keywords",
+            "keywords.html",
+            {"values": form.values, "errors": form.errors},
+            status=422,
+        )
+
+    def save() -> None:
+        with db.write() as conn:
+            profile_q.replace_keywords(conn, entries=keywords)
+            profile_q.replace_blocklist(conn, entries=blocklist)
+
+    await run_in_threadpool(save)
+    response = redirect(request, "settings_keywords")
+    flash(response, request, "success", "Keywords and blocklist saved.")
+    return response
+
+
+# --- LLM backends ----------------------------------------------------------------------
+
+
+@router.get("/settings/llm", response_class=HTMLResponse, name="settings_llm")
+def llm_page(request: Request, db: UserDBDep) -> HTMLResponse:
+    backends = _read(db, lambda c: pref_q.get_preference(c, key="llm_backends", default=[]))
+    return _page(
+        request,
+        "settings_llm",
+        "llm.html",
+        {
+            "backends": sf.backend_rows(backends),
+            "kinds": sf.LLM_KINDS,
+            "editable": request.app.state.settings.mode == "local",
+            "can_test": getattr(request.app.state, "llm_router", None) is not None,
+        },
+    )
+
+
+@router.post("/settings/llm", name="settings_llm_save")
+async def llm_save(request: Request, db: UserDBDep) -> Response:
+    if request.app.state.settings.mode != "local":
+        response = redirect(request, "settings_llm")
+        flash(response, request, "error", "LLM backends are set by the operator here.")
+        return response
+    form = FormReader(await request.form())
+    backends, rows = sf.read_backends(form)
+    if not form.ok:
+        return _page(
+            request,
+            "settings_llm",
+            "llm.html",
+            {
+                "backends": rows,
+                "kinds": sf.LLM_KINDS,
+                "editable": True,
+                "can_test": getattr(request.app.state, "llm_router", None) is not None,
+                "errors": form.errors,
+            },
+            status=422,
+        )
+
+    def save() -> None:
+        with db.write() as conn:
+            pref_q.set_preference(conn, key="llm_backends", value=backends)
+
+    await run_in_threadpool(save)
+    response = redirect(request, "settings_llm")
+    flash(response, request, "success", f"Saved {len(backends)} backend(s).")
+    return response
+
+
+# --- data and privacy (filled by later issues) -----------------------------------------
+
+
+@router.get("/settings/data", response_class=HTMLResponse, name="settings_data")
+def data_page(request: Request) -> HTMLResponse:
+    return _page(request, "settings_data", "data.html", {})
+
+
+@router.get("/settings/privacy", response_class=HTMLResponse, name="settings_privacy")
+def privacy_page(request: Request) -> HTMLResponse:
+    return _page(request, "settings_privacy", "privacy.html", {})
