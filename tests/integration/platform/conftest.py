@@ -99,11 +99,19 @@ def pg() -> Iterator[PgServer]:
         # which locks out the server's own system user when runs overlap.
         folder = Path(tempfile.mkdtemp(prefix="peregrine-pg-"))
         server = get_server(folder / "data", cleanup_mode="delete")
+    handle = PgServer(admin_url=server.get_uri(), server=server)
+    with psycopg.connect(handle.admin_url, autocommit=True) as conn:
+        # A throwaway server: durability only costs time (each test creates a database).
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("ALTER SYSTEM SET synchronous_commit = off")
+        conn.execute("ALTER SYSTEM SET full_page_writes = off")
+        conn.execute("SELECT pg_reload_conf()")
     try:
-        yield PgServer(admin_url=server.get_uri(), server=server)
+        yield handle
     finally:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            handle.stop()  # immediate: nothing here is worth a shutdown checkpoint
             server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
 
