@@ -24,7 +24,7 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)\b([a-z0-9_.-]*(?:token|session|secret|passw(?:or)?d|api[_-]?key|cookie"
-            r"|authorization|credential)[a-z0-9_.-]*)(\s*[=:]\s*)(\"?)[^\s\"';,&]+"
+            r"|authorization|credential)[a-z0-9_.-]*)([\"']?\s*[=:]\s*)([\"']?)[^\s\"';,&]+"
         ),
         r"\1\2\3[REDACTED]",
     ),
