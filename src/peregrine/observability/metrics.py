@@ -46,7 +46,7 @@ class Metrics:
         self.telemetry_dropped = Counter(
             "peregrine_telemetry_dropped_events",
             "Usage events not written, by reason (no_consent, buffer_full, db_unavailable, "
-            "invalid).",
+            "invalid, shutdown).",
             ["reason"],
             registry=r,
         )

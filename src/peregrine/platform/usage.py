@@ -143,9 +143,13 @@ class NoTelemetry:
         return None
 
 
+# One statement per batch (arrays unnested server-side) is several times faster than a
+# row-per-statement executemany, and ON CONFLICT makes a retried batch harmless.
 _INSERT = (
     "INSERT INTO usage_events (user_id, app, event_type, metadata, occurred_at,"
-    " idempotency_key) VALUES (%s, %s, %s, %s::jsonb, %s, %s)"
+    " idempotency_key)"
+    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]::jsonb[],"
+    " %s::timestamptz[], %s::uuid[])"
     " ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
@@ -173,6 +177,7 @@ class Telemetry:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._abandon = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- the request path ------------------------------------------------------------
@@ -237,7 +242,12 @@ class Telemetry:
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            # Shutdown must not wait on a slow database: what is left is dropped and counted.
+            self._abandon.set()
+            self._thread.join(timeout)
         self._thread = None
+        self._abandon.clear()
 
     def pending(self) -> int:
         with self._lock:
@@ -257,6 +267,9 @@ class Telemetry:
             batch = self._take(self._batch_size)
             if not batch:
                 return written
+            if self._abandon.is_set():
+                self._metrics.telemetry_dropped.labels("shutdown").inc(len(batch))
+                continue
             written += self._write(batch)
 
     def _take(self, limit: int) -> list[_Event]:
@@ -275,21 +288,17 @@ class Telemetry:
                 allowed = self._consent.remember(answers)
                 keep = [e for e in batch if allowed.get(e.user_id, False)]
                 if keep:
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            _INSERT,
-                            [
-                                (
-                                    uuid.UUID(e.user_id),
-                                    e.app,
-                                    e.event_type,
-                                    json.dumps(e.metadata),
-                                    e.occurred_at,
-                                    e.key,
-                                )
-                                for e in keep
-                            ],
-                        )
+                    conn.execute(
+                        _INSERT,
+                        (
+                            [uuid.UUID(e.user_id) for e in keep],
+                            [e.app for e in keep],
+                            [e.event_type for e in keep],
+                            [json.dumps(e.metadata) for e in keep],
+                            [e.occurred_at for e in keep],
+                            [e.key for e in keep],
+                        ),
+                    )
         except PlatformUnavailable:
             self._metrics.telemetry_dropped.labels("db_unavailable").inc(len(batch))
             return 0
