@@ -20,3 +20,8 @@ def parse_user_id(value: str) -> uuid.UUID:
             "'0f8fad5b-d9cb-469f-a165-70867728950e')"
         )
     return uuid.UUID(value)
+
+
+def is_user_id(value: object) -> bool:
+    """The cheap check for hot paths (no UUID object is built)."""
+    return isinstance(value, str) and _CANONICAL.fullmatch(value) is not None

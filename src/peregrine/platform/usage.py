@@ -9,11 +9,13 @@ never written. When PostgreSQL is down or hung, batches are dropped and counted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Mapping
@@ -24,7 +26,7 @@ from typing import Any, Protocol
 from peregrine.observability.metrics import Metrics
 from peregrine.platform import consent as consent_q
 from peregrine.platform.consent import ConsentCache
-from peregrine.platform.ids import parse_user_id
+from peregrine.platform.ids import is_user_id
 from peregrine.platform.pool import PlatformDB, PlatformUnavailable
 
 log = logging.getLogger("peregrine.telemetry")
@@ -107,8 +109,9 @@ class _Event:
     app: str
     event_type: str
     metadata: dict[str, Any]
-    occurred_at: datetime
-    key: uuid.UUID
+    occurred_at: float  # epoch seconds; turned into a timestamp off the request path
+    # Made when the event is first written, so a retried batch keeps its keys.
+    key: uuid.UUID | None = None
 
 
 class UsageSink(Protocol):
@@ -148,8 +151,8 @@ class NoTelemetry:
 _INSERT = (
     "INSERT INTO usage_events (user_id, app, event_type, metadata, occurred_at,"
     " idempotency_key)"
-    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]::jsonb[],"
-    " %s::timestamptz[], %s::uuid[])"
+    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[]::jsonb[],"
+    " %b::timestamptz[], %b::uuid[])"
     " ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
@@ -190,7 +193,8 @@ class Telemetry:
     ) -> None:
         """Queue one event if it is allowed; never raises, never waits on the database."""
         try:
-            parse_user_id(user_id)
+            if not is_user_id(user_id):
+                raise UsageEventRejected("not a canonical user id")
             if not _APP.fullmatch(app):
                 raise UsageEventRejected(f"bad app name {app!r}")
             clean = check_metadata(event_type, metadata)
@@ -206,7 +210,7 @@ class Telemetry:
             if self._consent.known(user_id) is False:
                 self._metrics.telemetry_dropped.labels("no_consent").inc()
                 return
-            event = _Event(user_id, app, event_type, clean, datetime.now(UTC), uuid.uuid4())
+            event = _Event(user_id, app, event_type, clean, time.time())
             with self._lock:
                 if len(self._buffer) >= self._capacity:
                     full = True
@@ -218,7 +222,7 @@ class Telemetry:
                 self._metrics.telemetry_dropped.labels("buffer_full").inc()
                 return
             self._metrics.telemetry_buffered.set(size)
-            if size >= self._batch_size:
+            if size == self._batch_size:
                 self._wake.set()
         except Exception:  # pragma: no cover - defensive: telemetry must never break a page
             log.exception("usage event lost")
@@ -280,6 +284,9 @@ class Telemetry:
         return batch
 
     def _write(self, batch: list[_Event]) -> int:
+        for i, e in enumerate(batch):
+            if e.key is None:
+                batch[i] = dataclasses.replace(e, key=uuid.uuid4())
         try:
             with self._db.connection() as conn:
                 # Consent is read again here, in the writing transaction: an event queued a
@@ -288,6 +295,7 @@ class Telemetry:
                 allowed = self._consent.remember(answers)
                 keep = [e for e in batch if allowed.get(e.user_id, False)]
                 if keep:
+                    # %b (binary) parameters: text-format arrays cost a regex per element.
                     conn.execute(
                         _INSERT,
                         (
@@ -295,7 +303,7 @@ class Telemetry:
                             [e.app for e in keep],
                             [e.event_type for e in keep],
                             [json.dumps(e.metadata) for e in keep],
-                            [e.occurred_at for e in keep],
+                            [datetime.fromtimestamp(e.occurred_at, UTC) for e in keep],
                             [e.key for e in keep],
                         ),
                     )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -175,16 +173,10 @@ def test_the_buffer_is_bounded_and_overflow_is_counted(
 def test_a_retried_event_is_recorded_once(make_telemetry: MakeTelemetry, platform_url: str) -> None:
     set_consent(platform_url, ALICE, usage_events_enabled=True)
     telemetry, _ = make_telemetry()
-    event = usage._Event(
-        ALICE,
-        "peregrine",
-        "research_generated",
-        {"duration_ms": 5},
-        datetime.now(UTC),
-        uuid.uuid4(),
-    )
-    assert telemetry._write([event]) == 1
-    telemetry._write([event])  # e.g. the first commit's answer was lost
+    batch = [usage._Event(ALICE, "peregrine", "research_generated", {"duration_ms": 5}, 1e9)]
+    assert telemetry._write(batch) == 1
+    assert batch[0].key is not None
+    telemetry._write(batch)  # e.g. the first commit's answer was lost and it is retried
     assert count_events(platform_url) == 1
 
 
