@@ -77,11 +77,12 @@ def test_support_access_is_granted_listed_and_revoked(
     assert grant["ticket_ref"] == "SUP-1234"
     listed = client.get("/api/v1/privacy").json()["support_access"]
     assert [g["id"] for g in listed] == [grant["id"]]
-    r = client.post(f"/api/v1/privacy/support-access/{grant['id']}/revoke")
+    r = client.post(f"/api/v1/privacy/support-access/{grant['id']}/revoke", json={})
     assert r.status_code == 200
     assert client.get("/api/v1/privacy").json()["support_access"][0]["active"] is False
     # Revoking twice is a clear 404, not a silent success.
-    assert client.post(f"/api/v1/privacy/support-access/{grant['id']}/revoke").status_code == 404
+    again = client.post(f"/api/v1/privacy/support-access/{grant['id']}/revoke", json={})
+    assert again.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,7 @@ def test_mallory_cannot_revoke_alice_s_grant(
         "/api/v1/privacy/support-access", json={"hours": 4, "ticket_ref": "SUP-9"}
     ).json()
     who.as_(MALLORY)  # type: ignore[attr-defined]
-    r = client.post(f"/api/v1/privacy/support-access/{grant['id']}/revoke")
+    r = client.post(f"/api/v1/privacy/support-access/{grant['id']}/revoke", json={})
     assert r.status_code == 404
     assert client.get("/api/v1/privacy").json()["support_access"] == []
     who.as_(ALICE)  # type: ignore[attr-defined]
@@ -167,3 +168,29 @@ def test_switching_everything_off_mid_session_stops_new_rows_within_the_window(
     assert row is not None
     assert flipped is not None
     assert row[0] <= flipped[0]
+
+
+def test_a_form_posted_from_another_site_cannot_change_anything(
+    make_cloud_client: MakeClient, platform_url: str
+) -> None:
+    client, _, _ = make_cloud_client(platform_url)
+    grant = client.post(
+        "/api/v1/privacy/support-access", json={"hours": 4, "ticket_ref": "SUP-7"}
+    ).json()
+    forged = [
+        ("post", f"/api/v1/privacy/support-access/{grant['id']}/revoke", {}),
+        (
+            "post",
+            "/api/v1/privacy/support-access",
+            {"content": '{"hours": 72, "ticket_ref": "X-1"}'},
+        ),
+        ("put", "/api/v1/privacy", {"data": {"all_disabled": "true"}}),
+    ]
+    for method, path, kwargs in forged:
+        r = getattr(client, method)(
+            path, headers={"Content-Type": "application/x-www-form-urlencoded"}, **kwargs
+        )
+        assert r.status_code == 415, (path, r.text)
+    body = client.get("/api/v1/privacy").json()
+    assert [g["active"] for g in body["support_access"]] == [True]
+    assert body["chosen"] is False

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
 from peregrine.platform import consent as consent_q
@@ -23,6 +23,18 @@ from peregrine.platform.support_access import SupportAccessError
 from peregrine.web.platform_deps import PlatformDep, UserIdDep
 
 router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
+
+
+def _json_only(request: Request) -> None:
+    """CSRF guard for the state-changing calls: a page on another site can submit a form
+    (urlencoded, multipart or text/plain) without asking, but cannot send
+    ``application/json`` cross-origin without a CORS preflight, which we never grant."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise HTTPException(415, "send this request as JSON (Content-Type: application/json)")
+
+
+_CHANGES = [Depends(_json_only)]
 
 # Plain-language list shown next to the toggles (docs/privacy.md says the same).
 COLLECTED: tuple[str, ...] = (
@@ -95,7 +107,7 @@ def read_privacy(user_id: UserIdDep, services: PlatformDep) -> dict[str, Any]:
     return _view(consent, grants, default_consent=services.default_consent)
 
 
-@router.put("")
+@router.put("", dependencies=_CHANGES)
 def update_privacy(
     body: PrivacyUpdate, user_id: UserIdDep, services: PlatformDep
 ) -> dict[str, Any]:
@@ -112,7 +124,7 @@ def update_privacy(
     return _view(consent, grants, default_consent=services.default_consent)
 
 
-@router.post("/support-access", status_code=201)
+@router.post("/support-access", status_code=201, dependencies=_CHANGES)
 def grant_support_access(
     body: GrantRequest, user_id: UserIdDep, services: PlatformDep
 ) -> dict[str, Any]:
@@ -126,7 +138,7 @@ def grant_support_access(
     return grant.as_json()
 
 
-@router.post("/support-access/{grant_id}/revoke")
+@router.post("/support-access/{grant_id}/revoke", dependencies=_CHANGES)
 def revoke_support_access(
     grant_id: int, user_id: UserIdDep, services: PlatformDep
 ) -> dict[str, Any]:
