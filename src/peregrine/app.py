@@ -16,7 +16,7 @@ from peregrine.platform.runtime import build_platform
 from peregrine.settings import Settings
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
-from peregrine.web.routes import api_jobs, api_privacy, health, metrics
+from peregrine.web.routes import api_jobs, api_privacy, health, metrics, privacy_page
 
 log = logging.getLogger("peregrine.app")
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_jobs.router)
     app.include_router(api_privacy.router)
+    app.include_router(privacy_page.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     return app

@@ -194,3 +194,23 @@ def test_a_form_posted_from_another_site_cannot_change_anything(
     body = client.get("/api/v1/privacy").json()
     assert [g["active"] for g in body["support_access"]] == [True]
     assert body["chosen"] is False
+
+
+def test_the_privacy_page_shows_the_user_s_choices_escaped(
+    make_cloud_client: MakeClient, platform_url: str
+) -> None:
+    client, _, _ = make_cloud_client(platform_url)
+    client.put("/api/v1/privacy", json={"usage_events_enabled": True})
+    client.post("/api/v1/privacy/support-access", json={"hours": 8, "ticket_ref": "SUP-42"})
+    r = client.get("/settings/privacy")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert 'name="usage_events_enabled" checked' in r.text
+    assert 'name="all_disabled" >' in r.text
+    assert "SUP-42" in r.text
+    assert "r\\u00e9sum\\u00e9" not in r.text  # plain text, not JSON-escaped
+    assert "Never: job descriptions" in r.text
+
+
+def test_the_privacy_page_is_not_there_in_local_mode(client: TestClient) -> None:
+    assert client.get("/settings/privacy").status_code == 404
