@@ -261,8 +261,15 @@ class Telemetry:
         while not self._stopping.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
+            self._flush_quietly()
+        self._flush_quietly()
+
+    def _flush_quietly(self) -> None:
+        # The thread must outlive any surprise, or telemetry would stop for good.
+        try:
             self.flush()
-        self.flush()
+        except Exception:
+            log.exception("usage event flush failed")
 
     def flush(self) -> int:
         """Write everything buffered now; return the number of events written."""
