@@ -87,12 +87,13 @@ def test_it_starts_and_serves_while_postgres_is_down_then_recovers(
 def test_a_hung_postgres_does_not_slow_pages_and_events_are_dropped_and_counted(
     hung_server: HungServer, make_cloud_client: MakeClient
 ) -> None:
-    client, app, _ = make_cloud_client(hung_server.url)
+    client, app, _ = make_cloud_client(hung_server.url, PLATFORM_CONNECT_TIMEOUT="5")
     _emit(app, 10)
-    # While the flusher waits on the silent server, pages answer without waiting on it
-    # (the connect timeout is 2 s; a page that touched the database would take that long).
+    # While the flusher waits on the silent server, pages answer without waiting on it: a
+    # page that touched the database would take the 5 s connect timeout. (How close the
+    # latency stays to normal is measured in bench/telemetry.py, not asserted here.)
     slowest = max(max(_serves_pages(client)) for _ in range(20))
-    assert slowest < 1.0
+    assert slowest < 2.5
     assert _wait_for(
         lambda: (
             _sample(app, "peregrine_telemetry_dropped_events_total", {"reason": "db_unavailable"})
