@@ -195,6 +195,66 @@ SPECS: tuple[SettingSpec, ...] = (
         "Cloud mode: PostgreSQL URL of the platform database.",
         secret=True,
     ),
+    SettingSpec(
+        "PLATFORM_POOL_MIN_SIZE",
+        "1",
+        "Cloud mode: connections the platform database pool keeps open.",
+    ),
+    SettingSpec(
+        "PLATFORM_POOL_MAX_SIZE",
+        "5",
+        "Cloud mode: most connections the platform database pool opens.",
+    ),
+    SettingSpec(
+        "PLATFORM_CONNECT_TIMEOUT",
+        "3",
+        "Cloud mode: seconds to wait for a platform database connection before giving up "
+        "(at least 2, the PostgreSQL client minimum).",
+    ),
+    SettingSpec(
+        "PLATFORM_STATEMENT_TIMEOUT_MS",
+        "2000",
+        "Cloud mode: longest a platform database statement may run, in milliseconds.",
+    ),
+    SettingSpec(
+        "TELEMETRY_DEFAULT_CONSENT",
+        "false",
+        "Cloud mode: treat users who never chose on the privacy page as consenting to usage "
+        "statistics. Leave false (opt-in) unless your privacy notice says otherwise; "
+        '"disable all" always wins.',
+    ),
+    SettingSpec(
+        "TELEMETRY_BUFFER_SIZE",
+        "10000",
+        "Cloud mode: usage events held in memory before new ones are dropped (and counted).",
+    ),
+    SettingSpec(
+        "TELEMETRY_FLUSH_INTERVAL_MS",
+        "2000",
+        "Cloud mode: how often buffered usage events are written, in milliseconds.",
+    ),
+    SettingSpec(
+        "TELEMETRY_CONSENT_TTL_SECONDS",
+        "15",
+        "Cloud mode: how long a user's consent answer is remembered (at most 30, so a change "
+        "takes effect within 30 s).",
+    ),
+    SettingSpec(
+        "TIER_CACHE_SECONDS",
+        "60",
+        "Cloud mode: how long a user's subscription tier is remembered.",
+    ),
+    SettingSpec(
+        "METRICS_ENABLED",
+        "false (local, demo) / true (cloud)",
+        "Serve Prometheus metrics at `/metrics`. Keep that path internal (the Caddyfile "
+        "should not route it publicly).",
+    ),
+    SettingSpec(
+        "PEREGRINE_LOG_FORMAT",
+        "text (local, demo) / json (cloud)",
+        "`json` writes one JSON object per log line with a request id; `text` is for people.",
+    ),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -227,6 +287,17 @@ class Settings:
     login_url: str = "/login"
     directus_url: str | None = None
     platform_db_url: Secret | None = field(default=None, repr=False)
+    platform_pool_min_size: int = 1
+    platform_pool_max_size: int = 5
+    platform_connect_timeout: int = 3
+    platform_statement_timeout_ms: int = 2000
+    telemetry_default_consent: bool = False
+    telemetry_buffer_size: int = 10000
+    telemetry_flush_interval_ms: int = 2000
+    telemetry_consent_ttl_seconds: int = 15
+    tier_cache_seconds: int = 60
+    metrics_enabled: bool = False
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def cloud(self) -> bool:
@@ -312,6 +383,20 @@ class Settings:
         if directus_url and not directus_url.startswith(("http://", "https://")):
             raise SettingsError(f"DIRECTUS_URL must be an http(s) URL, got {directus_url!r}.")
 
+        pool_min = env.integer("PLATFORM_POOL_MIN_SIZE", 1, low=0, high=100)
+        pool_max = env.integer("PLATFORM_POOL_MAX_SIZE", 5, low=1, high=100)
+        if pool_max < max(pool_min, 1):
+            raise SettingsError(
+                f"PLATFORM_POOL_MAX_SIZE ({pool_max}) must be at least "
+                f"PLATFORM_POOL_MIN_SIZE ({pool_min})."
+            )
+        metrics_raw = env.text("METRICS_ENABLED")
+        metrics_enabled = env.boolean("METRICS_ENABLED") if metrics_raw else mode == "cloud"
+        log_format = env.text("PEREGRINE_LOG_FORMAT") or ("json" if mode == "cloud" else "text")
+        log_format = log_format.lower()
+        if log_format not in {"text", "json"}:
+            raise SettingsError(f"PEREGRINE_LOG_FORMAT must be text or json, got {log_format!r}.")
+
         settings = cls(
             mode=mode,
             data_dir=data_dir,
@@ -336,6 +421,23 @@ class Settings:
             login_url=env.text("LOGIN_URL") or "/login",
             directus_url=directus_url.rstrip("/") if directus_url else None,
             platform_db_url=env.secret("PLATFORM_DB_URL"),
+            platform_pool_min_size=pool_min,
+            platform_pool_max_size=pool_max,
+            platform_connect_timeout=env.integer("PLATFORM_CONNECT_TIMEOUT", 3, low=2, high=60),
+            platform_statement_timeout_ms=env.integer(
+                "PLATFORM_STATEMENT_TIMEOUT_MS", 2000, low=100, high=600_000
+            ),
+            telemetry_default_consent=env.boolean("TELEMETRY_DEFAULT_CONSENT"),
+            telemetry_buffer_size=env.integer("TELEMETRY_BUFFER_SIZE", 10000, low=10, high=10**6),
+            telemetry_flush_interval_ms=env.integer(
+                "TELEMETRY_FLUSH_INTERVAL_MS", 2000, low=10, high=60_000
+            ),
+            telemetry_consent_ttl_seconds=env.integer(
+                "TELEMETRY_CONSENT_TTL_SECONDS", 15, low=0, high=30
+            ),
+            tier_cache_seconds=env.integer("TIER_CACHE_SECONDS", 60, low=0, high=3600),
+            metrics_enabled=metrics_enabled,
+            log_format="json" if log_format == "json" else "text",
         )
         if mode == "cloud":
             _check_cloud_secrets(settings)

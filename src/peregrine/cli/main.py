@@ -22,6 +22,7 @@ from peregrine.cli import (
     doctor_cmd,
     healthcheck_cmd,
     jobs_cmd,
+    platform_cmd,
     serve_cmd,
 )
 from peregrine.cli.context import CliError
@@ -103,6 +104,8 @@ cli.add_command(backup_cmd.backup)
 cli.add_command(doctor_cmd.doctor)
 cli.add_command(discover_cmd.discover)
 cli.add_command(discover_cmd.score)
+cli.add_command(platform_cmd.platform)
+cli.add_command(platform_cmd.admin)
 
 
 def main() -> None:

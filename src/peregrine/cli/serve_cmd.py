@@ -40,6 +40,9 @@ def serve(host: str | None, port: int | None) -> None:
         # Open the database once before the server starts, so a bad data folder or a file
         # that is not SQLite is one clear line instead of a lifespan traceback.
         open_local_db(settings).close()
+    from peregrine.observability.logs import configure_logging
+
+    configure_logging(level=settings.log_level, log_format=settings.log_format)
     app = create_app(settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(
@@ -55,4 +58,8 @@ def serve(host: str | None, port: int | None) -> None:
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
         server_header=False,
+        # Our redacting handler formats every log line; the request middleware writes
+        # the access log (route template, status, duration, request id; no client data).
+        log_config=None,
+        access_log=False,
     )
