@@ -190,8 +190,13 @@ def relevant_experiences(
             _tokens(" ".join(exp.bullets)) & job_words
         )
 
-    ranked = sorted(enumerate(experiences), key=lambda pair: (-score(pair[1]), pair[0]))
-    return [exp for _, exp in ranked[:limit]]
+    scored = [(score(exp), index, exp) for index, exp in enumerate(experiences)]
+    # Experiences that share nothing with the job only add noise the model may dwell on;
+    # they are kept only when nothing matches at all.
+    if any(s > 0 for s, _, _ in scored):
+        scored = [item for item in scored if item[0] > 0]
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [exp for _, _, exp in scored[:limit]]
 
 
 def ground(
