@@ -60,13 +60,16 @@ def test_the_prompt_carries_resume_facts_gaps_and_rules_and_masks_nda(
     # Matched skills and the gaps the job asks for.
     assert "Kubernetes, Terraform, PostgreSQL" in prompt
     gaps = prompt.split("## Gaps")[1].split("##")[0]
-    assert "Rust" in gaps and "Kafka" in gaps
+    assert "Rust" in gaps
+    assert "Kafka" in gaps
     # Mission, voice, style example and the never-invent rule.
     assert "climate change" in prompt
     assert "calm, concrete, a little dry" in prompt
     assert "quiet infrastructure" in prompt
     assert "Never invent or change employers" in prompt
-    assert letter.version == 1 and letter.origin == "generated" and letter.backend == "main"
+    assert letter.version == 1
+    assert letter.origin == "generated"
+    assert letter.backend == "main"
     assert letter.body.startswith("Dear Hiring Manager,")
 
 
@@ -196,7 +199,8 @@ def test_the_letters_api_generates_refines_edits_and_exports(
         job_id = seed_alice(db)
         use_backend(db, backend_entry(server, "main", model="m"))
         task = client.post(f"/api/v1/jobs/{job_id}/letters/generate", json={"target_words": 250})
-        assert task.status_code == 202 and task.json()["kind"] == "cover_letter"
+        assert task.status_code == 202
+        assert task.json()["kind"] == "cover_letter"
         done = _wait_task(client, task.json()["id"])
         assert done["status"] == "succeeded", done
         assert done["result"]["version"] == 1
@@ -204,7 +208,8 @@ def test_the_letters_api_generates_refines_edits_and_exports(
         refine = client.post(f"/api/v1/jobs/{job_id}/letters/refine", json={"feedback": "Warmer"})
         assert _wait_task(client, refine.json()["id"])["result"]["origin"] == "refined"
         edit = client.post(f"/api/v1/jobs/{job_id}/letters", json={"body": "Dear team, <hi> & bye"})
-        assert edit.status_code == 201 and edit.json()["version"] == 3
+        assert edit.status_code == 201
+        assert edit.json()["version"] == 3
         listed = client.get(f"/api/v1/jobs/{job_id}/letters").json()["items"]
         assert [(v["version"], v["origin"]) for v in listed] == [
             (3, "edited"),
@@ -222,7 +227,8 @@ def test_the_letters_api_generates_refines_edits_and_exports(
         empty = client.post(f"/api/v1/jobs/{job_id}/letters", json={"body": "   "})
         assert empty.status_code == 422
         usage = client.get("/api/v1/llm/usage").json()
-        assert usage["summary"][0]["calls"] == 2 and usage["summary"][0]["backend"] == "main"
+        assert usage["summary"][0]["calls"] == 2
+        assert usage["summary"][0]["backend"] == "main"
 
 
 def test_without_a_backend_the_task_fails_with_a_settings_hint(settings: Settings) -> None:
@@ -251,7 +257,8 @@ def test_demo_mode_fails_letter_tasks_without_calling_any_server(tmp_path: Path)
             done = _wait_task(
                 client, client.post(f"/api/v1/jobs/{job_id}/letters/generate").json()["id"]
             )
-            assert done["status"] == "failed" and "public demo" in done["error"]
+            assert done["status"] == "failed"
+            assert "public demo" in done["error"]
             assert client.get("/api/v1/llm/status").json()["blocked"] is True
     assert server.requests == []
 

@@ -88,7 +88,8 @@ def test_a_server_error_is_reported_in_words(server: FakeLLMServer, db: UserDB) 
     assert "main: HTTP 5" in str(caught.value)
     assert "model is overloaded" in str(caught.value)
     row = db.execute("SELECT ok, error FROM llm_calls")[0]
-    assert row[0] == 0 and "overloaded" in row[1]
+    assert row[0] == 0
+    assert "overloaded" in row[1]
     router.close()
 
 

@@ -74,7 +74,8 @@ def test_a_task_runs_and_stores_its_stages_and_result(
     queue.start()
     job = add_job(db)
     info = queue.submit(db, kind="echo", job_id=job, params={"word": "hi"})
-    assert info.created and info.status == "queued"
+    assert info.created
+    assert info.status == "queued"
     wait_for(finished(queue, db, info.id))
     done = queue.get(db, task_id=info.id)
     assert done is not None
@@ -84,7 +85,8 @@ def test_a_task_runs_and_stores_its_stages_and_result(
         1.0,
         "done",
     )
-    assert done.started_at and done.finished_at
+    assert done.started_at
+    assert done.finished_at
     assert seen == [("hi", job)]
 
 
@@ -96,7 +98,8 @@ def test_a_duplicate_request_returns_the_active_task(
     first = queue.submit(db, kind="slow", job_id=job)
     again = queue.submit(db, kind="slow", job_id=job, params={"other": 1})
     other_job = queue.submit(db, kind="slow", job_id=add_job(db, "Other"))
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.id == first.id
     assert other_job.id != first.id
     assert db.execute("SELECT count(*) FROM tasks")[0][0] == 2
@@ -163,7 +166,8 @@ def test_cancel_stops_a_running_task_cooperatively(
     count = len(steps)
     time.sleep(0.2)
     done = queue.get(db, task_id=info.id)
-    assert done is not None and done.status == "cancelled"
+    assert done is not None
+    assert done.status == "cancelled"
     assert len(steps) <= count + 2 < 500
     assert queue.cancel(db, task_id=info.id) is False
 
@@ -205,12 +209,15 @@ def test_restart_marks_running_interrupted_and_resumes_queued(
     wait_for(finished(queue, db, 2))
     queue.stop()
     interrupted = queue.get(db, task_id=1)
-    assert interrupted is not None and interrupted.status == "interrupted"
+    assert interrupted is not None
+    assert interrupted.status == "interrupted"
     assert "can be retried" in (interrupted.error or "")
     assert queue.get(db, task_id=2).status == "succeeded"  # type: ignore[union-attr]
     # Retrying an interrupted task queues the same work again.
     retried = queue.retry(db, task_id=1)
-    assert retried is not None and retried.created and retried.kind == "x"
+    assert retried is not None
+    assert retried.created
+    assert retried.kind == "x"
     db.close()
 
 
@@ -231,20 +238,24 @@ def test_the_http_api_submits_lists_and_cancels(tmp_path: Path) -> None:
         job = client.post("/api/v1/jobs", json={"url": "https://jobs.example/1", "title": "Dev"})
         job_id = job.json()["id"]
         first = client.post("/api/v1/tasks", json={"kind": "waits", "job_id": job_id})
-        assert first.status_code == 202 and first.json()["created"] is True
+        assert first.status_code == 202
+        assert first.json()["created"] is True
         dup = client.post("/api/v1/tasks", json={"kind": "waits", "job_id": job_id})
-        assert dup.json()["id"] == first.json()["id"] and dup.json()["created"] is False
+        assert dup.json()["id"] == first.json()["id"]
+        assert dup.json()["created"] is False
         task_id = first.json()["id"]
         wait_for(lambda: client.get(f"/api/v1/tasks/{task_id}").json()["stage"] == "waiting")
         active = client.get("/api/v1/tasks?active=1").json()["items"]
         assert [t["id"] for t in active] == [task_id]
         cancelled = client.post(f"/api/v1/tasks/{task_id}/cancel").json()
-        assert cancelled["cancelled"] is True and cancelled["status"] == "cancelled"
+        assert cancelled["cancelled"] is True
+        assert cancelled["status"] == "cancelled"
         assert client.get("/api/v1/tasks?active=1").json()["items"] == []
         assert client.get("/api/v1/tasks/999").status_code == 404
         assert client.post("/api/v1/tasks/999/cancel").status_code == 404
         unknown = client.post("/api/v1/tasks", json={"kind": "nope"})
-        assert unknown.status_code == 422 and "unknown task kind" in unknown.json()["error"]
+        assert unknown.status_code == 422
+        assert "unknown task kind" in unknown.json()["error"]
         missing_job = client.post("/api/v1/tasks", json={"kind": "waits", "job_id": 999})
         assert missing_job.status_code == 404
         gate.set()

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from peregrine import __version__
-from peregrine.cli import config_cmd, db_cmd, jobs_cmd, serve_cmd
+from peregrine.cli import config_cmd, db_cmd, jobs_cmd, letter_cmd, serve_cmd
 from peregrine.cli.context import CliError
 from peregrine.services.config_file import ConfigFileError
 from peregrine.services.jobs import JobInputError
@@ -77,6 +77,7 @@ cli.add_command(serve_cmd.serve)
 cli.add_command(db_cmd.db)
 cli.add_command(jobs_cmd.jobs)
 cli.add_command(config_cmd.config)
+cli.add_command(letter_cmd.letter)
 
 
 def main() -> None:
