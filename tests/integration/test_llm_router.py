@@ -222,3 +222,31 @@ def test_usage_is_recorded_with_latency(tmp_path: Path, db: UserDB) -> None:
     assert summary[0]["prompt_tokens"] == 63
     assert summary[0]["avg_latency_ms"] > 0
     assert summary[0]["last_call_at"] <= now_iso()
+
+
+def test_an_unreachable_backend_passes_to_the_next(tmp_path: Path, db: UserDB) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    with fake_llm("ollama") as good:
+        save_backends(
+            db,
+            {
+                "backends": [
+                    {
+                        "name": "gone",
+                        "type": "openai_compat",
+                        "base_url": f"http://127.0.0.1:{closed_port}/v1",
+                        "model": "m",
+                    },
+                    backend_entry(good, "good", model="m"),
+                ]
+            },
+        )
+        router = build_router(local(tmp_path))
+        assert router.complete(db, purpose="writing", prompt="hi").backend == "good"
+        router.close()
+    error = db.execute("SELECT error FROM llm_calls WHERE backend = 'gone'")[0][0]
+    assert error == "cannot reach the server"

@@ -114,8 +114,9 @@ class LocalTaskQueue:
     def cancel(self, db: UserDB, *, task_id: int) -> bool:
         """Cancel a queued task at once; a running one stops at its next check."""
         with db.write() as conn:
+            before = task_q.get_task(conn, task_id=task_id)
             done = task_q.cancel_task(conn, task_id=task_id, now=now_iso())
-        if done:
+        if done and before is not None and before.status == "running":
             with self._lock:
                 self._cancel_requests.add(task_id)
         return done
@@ -162,6 +163,10 @@ class LocalTaskQueue:
             if db.closed:
                 continue
             try:
+                # A read first: idle polls must not take the database's write lock.
+                with db.read() as conn:
+                    if not task_q.count_queued(conn):
+                        continue
                 with db.write() as conn:
                     info = task_q.claim_next(conn, now=now_iso())
                     params = task_q.task_params(conn, task_id=info.id) if info else {}
