@@ -273,3 +273,43 @@ def _wait_task(client: TestClient, task_id: int) -> dict[str, object]:
             return dict(info)
         time.sleep(0.05)
     raise AssertionError(json.dumps(info))
+
+
+def test_a_letter_streams_as_events_and_is_saved(server: FakeLLMServer, settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1:8502") as client:
+        db: UserDB = app.state.tenancy.db
+        job_id = seed_alice(db)
+        use_backend(db, backend_entry(server, "main", model="m"))
+        response = client.post(f"/api/v1/jobs/{job_id}/letters/stream", json={"target_words": 200})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [block for block in response.text.split("\n\n") if block]
+        texts = [json.loads(e.split("data: ", 1)[1])["text"] for e in events if "event: text" in e]
+        assert len(texts) > 10
+        assert "".join(texts) == LETTER
+        saved = json.loads(events[-1].split("data: ", 1)[1])
+        assert events[-1].startswith("event: saved")
+        assert (saved["version"], saved["backend"], saved["origin"]) == (1, "main", "generated")
+        assert server.chat_requests()[0].body["stream"] is True
+
+
+def test_streaming_problems_before_the_first_piece_are_json_errors(
+    server: FakeLLMServer, tmp_path: Path
+) -> None:
+    demo = Settings.from_env({"PEREGRINE_DATA_DIR": str(tmp_path / "demo"), "DEMO_MODE": "true"})
+    app = create_app(demo)
+    with TestClient(app, base_url="http://127.0.0.1:8504") as client:
+        job_id = seed_alice(app.state.tenancy.db)
+        use_backend(app.state.tenancy.db, backend_entry(server, "main", model="m"))
+        blocked = client.post(f"/api/v1/jobs/{job_id}/letters/stream")
+        assert blocked.status_code == 403
+        assert blocked.json()["reason"] == "llm_blocked"
+    local = Settings.from_env({"PEREGRINE_DATA_DIR": str(tmp_path / "local")})
+    app = create_app(local)
+    with TestClient(app, base_url="http://127.0.0.1:8502") as client:
+        job_id = seed_alice(app.state.tenancy.db)
+        missing = client.post(f"/api/v1/jobs/{job_id}/letters/stream")
+        assert missing.status_code == 409
+        assert missing.json()["settings_link"] == "/settings#llm"
+    assert server.requests == []

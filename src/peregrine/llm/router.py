@@ -152,10 +152,12 @@ class LLMRouter:
         prompt: str,
         system: str = "",
         max_tokens: int | None = None,
+        on_backend: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
         """Yield text as it is generated. A backend that fails before its first piece
         passes to the next; once text has been shown, a failure ends the stream with an
-        error (mixing two models' halves would be worse)."""
+        error (mixing two models' halves would be worse). ``on_backend`` is told which
+        backend answers, before its first piece."""
         chain = self._chain(db, purpose)
         attempts: list[Attempt] = []
         for backend in chain:
@@ -167,6 +169,8 @@ class LLMRouter:
                 provider = self._provider(backend)
                 model = self._model(backend, provider)
                 for piece in provider.stream(request, model=model):
+                    if not produced and on_backend is not None:
+                        on_backend(backend.name)
                     produced = True
                     yield piece
                 if not produced:

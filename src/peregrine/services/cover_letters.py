@@ -91,24 +91,30 @@ def clean_letter(text: str, *, full_name: str, salutation: str | None = None) ->
     return body + "\n\n" + "\n".join(sign_off)
 
 
-def generate(
-    db: UserDB,
-    router: LLMRouter,
-    *,
-    job_id: int,
-    feedback: str = "",
-    options: LetterOptions | None = None,
-    progress: Callable[[str, float], None] | None = None,
-) -> LetterVersion:
-    """Write a new letter, or (with ``feedback`` and an existing version) refine the latest."""
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """Everything needed to ask for a letter and to store the answer."""
+
+    job_id: int
+    system: str
+    prompt: str
+    max_tokens: int
+    full_name: str
+    salutation: str | None
+    feedback: str
+    origin: str
+
+
+def prepare(
+    db: UserDB, *, job_id: int, feedback: str = "", options: LetterOptions | None = None
+) -> Draft:
+    """Validate the request and build the prompt (no model is called)."""
     options = options or LetterOptions()
     feedback = feedback.strip()
     if len(feedback) > MAX_FEEDBACK_CHARS:
         raise LetterError(f"feedback is too long (at most {MAX_FEEDBACK_CHARS} characters)")
     if not 100 <= options.target_words <= 1000:
         raise LetterError("the length target must be between 100 and 1000 words")
-    report = progress or (lambda _stage, _progress: None)
-    report("gathering your résumé and the job", 0.1)
     with db.read() as conn:
         job = job_q.get_job(conn, job_id=job_id)
         if job is None:
@@ -144,26 +150,56 @@ def generate(
         feedback=feedback,
         salutation=options.salutation,
     )
+    return Draft(
+        job_id=job_id,
+        system=prompt.system,
+        prompt=prompt.prompt,
+        max_tokens=prompt.max_tokens,
+        full_name=profile.full_name,
+        salutation=options.salutation,
+        feedback=feedback,
+        origin="refined" if previous else "generated",
+    )
+
+
+def finish(db: UserDB, draft: Draft, *, text: str, backend: str) -> LetterVersion:
+    """Clean the model's answer and store it as a new version (or raise, storing nothing)."""
+    body = clean_letter(text, full_name=draft.full_name, salutation=draft.salutation)
+    with db.write() as conn:
+        return letter_q.add_version(
+            conn,
+            job_id=draft.job_id,
+            body=body,
+            origin=draft.origin,
+            feedback=draft.feedback,
+            backend=backend,
+            now=now_iso(),
+        )
+
+
+def generate(
+    db: UserDB,
+    router: LLMRouter,
+    *,
+    job_id: int,
+    feedback: str = "",
+    options: LetterOptions | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> LetterVersion:
+    """Write a new letter, or (with ``feedback`` and an existing version) refine the latest."""
+    report = progress or (lambda _stage, _progress: None)
+    report("gathering your résumé and the job", 0.1)
+    draft = prepare(db, job_id=job_id, feedback=feedback, options=options)
     report("writing", 0.3)
     answer = router.complete(
         db,
         purpose="writing",
-        prompt=prompt.prompt,
-        system=prompt.system,
-        max_tokens=prompt.max_tokens,
+        prompt=draft.prompt,
+        system=draft.system,
+        max_tokens=draft.max_tokens,
     )
-    body = clean_letter(answer.text, full_name=profile.full_name, salutation=options.salutation)
     report("saving", 0.9)
-    with db.write() as conn:
-        return letter_q.add_version(
-            conn,
-            job_id=job_id,
-            body=body,
-            origin="refined" if previous else "generated",
-            feedback=feedback,
-            backend=answer.backend,
-            now=now_iso(),
-        )
+    return finish(db, draft, text=answer.text, backend=answer.backend)
 
 
 def save_edit(db: UserDB, *, job_id: int, body: str) -> LetterVersion:

@@ -3,12 +3,17 @@ refine, edit, PDF), the company research brief and interview prep of one job."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from peregrine.lib.clock import utcnow
+from peregrine.llm.errors import LLMError
+from peregrine.llm.router import LLMRouter
 from peregrine.services import cover_letters, letter_pdf
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import letters as letter_q
@@ -70,6 +75,66 @@ def refine_letter(request: Request, db: UserDBDep, job_id: int, body: RefineIn) 
     _require_job(db, job_id)
     params = body.model_dump(exclude_none=True)
     return _queue(request).submit(db, kind="cover_letter", job_id=job_id, params=params).to_dict()
+
+
+class StreamIn(GenerateIn):
+    feedback: str = Field(default="", max_length=cover_letters.MAX_FEEDBACK_CHARS)
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.post("/letters/stream")
+def stream_letter(
+    request: Request, db: UserDBDep, job_id: int, body: StreamIn | None = None
+) -> StreamingResponse:
+    """Write (or refine, with feedback) a letter and stream it as server-sent events:
+    ``text`` events carry pieces, then ``saved`` (the new version) or ``error``.
+
+    Problems found before the first piece (no résumé, no backend, demo mode, every backend
+    down) are ordinary JSON errors, because the first piece is awaited before responding.
+    """
+    _require_job(db, job_id)
+    body = body or StreamIn()
+    draft = cover_letters.prepare(
+        db,
+        job_id=job_id,
+        feedback=body.feedback,
+        options=cover_letters.LetterOptions(
+            target_words=body.target_words, salutation=body.salutation
+        ),
+    )
+    llm: LLMRouter = request.app.state.llm
+    used: list[str] = []
+    pieces = llm.stream(
+        db,
+        purpose="writing",
+        prompt=draft.prompt,
+        system=draft.system,
+        max_tokens=draft.max_tokens,
+        on_backend=used.append,
+    )
+    first = next(pieces, None)
+    if first is None:  # the router raises rather than end empty; this is a safety net
+        raise HTTPException(502, "the model sent no text")
+
+    def events() -> Iterator[str]:
+        text = [first]
+        yield _event("text", {"text": first})
+        try:
+            for piece in pieces:
+                text.append(piece)
+                yield _event("text", {"text": piece})
+            saved = cover_letters.finish(
+                db, draft, text="".join(text), backend=used[0] if used else ""
+            )
+        except (LLMError, cover_letters.LetterError) as exc:
+            yield _event("error", {"error": str(exc)})
+            return
+        yield _event("saved", saved.to_dict())
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 @router.post("/letters", status_code=201)
