@@ -259,3 +259,39 @@ def test_the_http_api_submits_lists_and_cancels(tmp_path: Path) -> None:
         missing_job = client.post("/api/v1/tasks", json={"kind": "waits", "job_id": 999})
         assert missing_job.status_code == 404
         gate.set()
+
+
+def test_tasks_of_two_users_stay_apart(registry: Registry, tmp_path: Path) -> None:
+    alice = UserDB.open(tmp_path / "alice" / "staging.db", create=True)
+    bob = UserDB.open(tmp_path / "bob" / "staging.db", create=True)
+    started = threading.Event()
+    gate = threading.Event()
+
+    def waits(ctx: TaskContext) -> dict[str, Any]:
+        started.set()
+        while not gate.is_set():
+            ctx.check()
+            time.sleep(0.01)
+        return {"db": ctx.db.path.parent.name}
+
+    registry.register("waits", waits)
+    queue = LocalTaskQueue(workers=1, registry=registry)
+    queue.attach(alice)
+    queue.attach(bob)
+    queue.start()
+    alices = queue.submit(alice, kind="waits")
+    assert started.wait(5)
+    bobs = queue.submit(bob, kind="waits")
+    # Both are task 1 in their own database; bob cancelling his must not touch alice's.
+    assert alices.id == bobs.id == 1
+    assert queue.cancel(bob, task_id=1)
+    time.sleep(0.1)
+    assert queue.get(alice, task_id=1).status == "running"  # type: ignore[union-attr]
+    gate.set()
+    wait_for(finished(queue, alice, 1))
+    queue.stop()
+    assert queue.get(alice, task_id=1).result == {"db": "alice"}  # type: ignore[union-attr]
+    assert queue.get(bob, task_id=1).status == "cancelled"  # type: ignore[union-attr]
+    assert [t.id for t in queue.list_tasks(bob)] == [1]
+    alice.close()
+    bob.close()

@@ -36,7 +36,9 @@ class LocalTaskQueue:
         self._pending = 0  # wake-ups not yet consumed, so a notify is never lost
         self._stopping = False
         self._threads: list[threading.Thread] = []
-        self._cancel_requests: set[int] = set()
+        # Keyed by database and id: task ids are per database, so with several users'
+        # databases attached, bob's task 1 is not alice's task 1.
+        self._cancel_requests: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
 
     # -- lifecycle (owned by the app lifespan) ---------------------------------------------
@@ -118,7 +120,7 @@ class LocalTaskQueue:
             done = task_q.cancel_task(conn, task_id=task_id, now=now_iso())
         if done and before is not None and before.status == "running":
             with self._lock:
-                self._cancel_requests.add(task_id)
+                self._cancel_requests.add((str(db.path), task_id))
         return done
 
     def retry(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
@@ -180,10 +182,11 @@ class LocalTaskQueue:
 
     def _execute(self, db: UserDB, info: TaskInfo, params: dict[str, Any]) -> None:
         task_id = info.id
+        key = (str(db.path), task_id)
 
         def cancelled() -> bool:
             with self._lock:
-                return self._stopping or task_id in self._cancel_requests
+                return self._stopping or key in self._cancel_requests
 
         def report(stage: str, progress: float) -> None:
             with db.write() as conn:
@@ -193,7 +196,7 @@ class LocalTaskQueue:
             if not still_running:
                 # Cancelled by another process: remember it so ``cancelled()`` says so.
                 with self._lock:
-                    self._cancel_requests.add(task_id)
+                    self._cancel_requests.add(key)
 
         ctx = TaskContext(
             db=db,
@@ -228,4 +231,4 @@ class LocalTaskQueue:
         except Exception:
             log.exception("cannot record the outcome of task %d", task_id)
         with self._lock:
-            self._cancel_requests.discard(task_id)
+            self._cancel_requests.discard(key)
