@@ -178,11 +178,15 @@ def router_overhead(folder: Path) -> None:
     db.close()
     server.shutdown()
     added = statistics.median(routed) - statistics.median(bare)
+    # The minimum is the least disturbed by other processes on a shared machine.
+    added_min = min(routed) - min(bare)
     print(f"router overhead ({CALLS} calls, instant loopback model):")
     print(f"  bare httpx   {summary(bare, 0.95)}")
     print(f"  via router   {summary(routed, 0.95)}")
-    verdict = "met" if added < 2 else "MISSED"
-    print(f"  added per call (p50): {added:.2f} ms  (target < 2 ms: {verdict})")
+    verdict = "met" if max(added, added_min) < 2 else "MISSED"
+    print(
+        f"  added per call: p50 {added:.2f} ms, min {added_min:.2f} ms (target < 2 ms: {verdict})"
+    )
 
 
 def free_port() -> int:
@@ -270,6 +274,8 @@ def drain(folder: Path) -> None:
 
 
 def main() -> None:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} CPUs, load average {load} (figures are noisy when loaded)")
     with tempfile.TemporaryDirectory() as tmp:
         router_overhead(Path(tmp))
         drain(Path(tmp))
