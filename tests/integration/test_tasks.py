@@ -258,6 +258,21 @@ def test_the_http_api_submits_lists_and_cancels(tmp_path: Path) -> None:
         assert "unknown task kind" in unknown.json()["error"]
         missing_job = client.post("/api/v1/tasks", json={"kind": "waits", "job_id": 999})
         assert missing_job.status_code == 404
+        retried = client.post(f"/api/v1/tasks/{task_id}/retry")
+        assert retried.status_code == 202
+        assert retried.json()["id"] != task_id
+        assert retried.json()["created"] is True
+        assert client.post("/api/v1/tasks/999/retry").status_code == 404
+        bad = client.post(
+            "/api/v1/tasks",
+            json={"kind": "cover_letter", "job_id": job_id, "params": {"target_words": "many"}},
+        )
+        wait_for(
+            lambda: client.get(f"/api/v1/tasks/{bad.json()['id']}").json()["status"] == "failed"
+        )
+        assert "target_words must be a whole number" in str(
+            client.get(f"/api/v1/tasks/{bad.json()['id']}").json()["error"]
+        )
         gate.set()
 
 

@@ -22,10 +22,13 @@ def _job_id(ctx: TaskContext) -> int:
 
 def register_llm_handlers(registry: Registry, router: LLMRouter, settings: Settings) -> None:
     def cover_letter(ctx: TaskContext) -> dict[str, Any]:
-        options = cover_letters.LetterOptions(
-            target_words=int(ctx.params.get("target_words") or cover_letters.DEFAULT_TARGET_WORDS),
-            salutation=str(ctx.params["salutation"]) if ctx.params.get("salutation") else None,
-        )
+        words = ctx.params.get("target_words") or cover_letters.DEFAULT_TARGET_WORDS
+        if isinstance(words, bool) or not isinstance(words, int):
+            raise TaskError("target_words must be a whole number of words")
+        salutation = ctx.params.get("salutation")
+        if salutation is not None and (not isinstance(salutation, str) or len(salutation) > 120):
+            raise TaskError("salutation must be text of at most 120 characters")
+        options = cover_letters.LetterOptions(target_words=words, salutation=salutation or None)
 
         def progress(stage: str, share: float) -> None:
             ctx.check()
