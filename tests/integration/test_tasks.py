@@ -310,3 +310,16 @@ def test_tasks_of_two_users_stay_apart(registry: Registry, tmp_path: Path) -> No
     assert [t.id for t in queue.list_tasks(bob)] == [1]
     alice.close()
     bob.close()
+
+
+def test_a_result_that_is_not_json_fails_the_task_instead_of_hanging(
+    queue: LocalTaskQueue, registry: Registry, db: UserDB
+) -> None:
+    registry.register("odd", lambda ctx: {"when": object()})
+    queue.start()
+    info = queue.submit(db, kind="odd")
+    wait_for(finished(queue, db, info.id))
+    done = queue.get(db, task_id=info.id)
+    assert done is not None
+    assert done.status == "failed"
+    assert "not JSON serializable" in (done.error or "")

@@ -212,6 +212,9 @@ class LocalTaskQueue:
             if handler is None:
                 raise TaskError(f"no handler for task kind {info.kind!r}")
             result = handler(ctx)
+            if not isinstance(result, dict):
+                raise TaskError(f"the {info.kind} handler returned no result object")
+            json.dumps(result)  # fail here, not when storing, if it is not JSON
             # A cancel that came too late to stop the handler loses to the finished work
             # only if the row is still running (the conditional UPDATE below decides).
             status = "succeeded"
@@ -219,6 +222,7 @@ class LocalTaskQueue:
             status = "interrupted" if self._stopping else "cancelled"
             error = "stopped by server shutdown" if self._stopping else "cancelled on request"
         except Exception as exc:
+            result = None
             # Handlers raise exceptions with messages meant for people; anything else is
             # logged in full here and stored as one line.
             log.warning("task %d (%s) failed: %s", task_id, info.kind, exc, exc_info=exc)
