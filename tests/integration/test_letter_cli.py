@@ -57,3 +57,15 @@ def test_an_unknown_job_is_one_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "job 77 does not exist" in result.output
+
+
+def test_a_broken_backends_file_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "llm.json"
+    config.write_text('{"backends": [{"name": "x", "type": "gpt"}]}')
+    result = CliRunner().invoke(
+        cli,
+        ["letter", "generate", "1"],
+        env={"PEREGRINE_DATA_DIR": str(tmp_path / "d"), "LLM_BACKENDS_FILE": str(config)},
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("error: LLM_BACKENDS_FILE llm.json: backends[0].type")

@@ -15,6 +15,7 @@ import click
 from peregrine import __version__
 from peregrine.cli import config_cmd, db_cmd, jobs_cmd, letter_cmd, serve_cmd
 from peregrine.cli.context import CliError
+from peregrine.llm.errors import LLMError
 from peregrine.services.config_file import ConfigFileError
 from peregrine.services.jobs import JobInputError
 from peregrine.services.pipeline import JobNotFoundError, TransitionError
@@ -30,6 +31,7 @@ _EXPECTED = (
     JobInputError,
     JobNotFoundError,
     TransitionError,
+    LLMError,
 )
 
 
