@@ -11,11 +11,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from peregrine import __version__
+from peregrine.llm.router import build_router
 from peregrine.observability.metrics import Metrics
 from peregrine.observability.middleware import RequestMiddleware
 from peregrine.platform.runtime import build_platform
+from peregrine.services.discovery_tasks import (
+    discover_handler,
+    enrich_handler,
+    score_handler,
+)
+from peregrine.services.handlers import register_llm_handlers
 from peregrine.settings import Settings
 from peregrine.storage.backup import sweep_workdirs
+from peregrine.tasks.local import LocalTaskQueue
+from peregrine.tasks.registry import DEFAULT, Registry
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors
@@ -24,9 +33,12 @@ from peregrine.web.routes import (
     api_backup,
     api_home,
     api_jobs,
+    api_letters,
+    api_llm,
     api_privacy,
     api_reference,
     api_settings,
+    api_tasks,
     health,
     metrics,
     pages_home,
@@ -43,8 +55,17 @@ def create_app(settings: Settings) -> FastAPI:
     tenancy: LocalTenancy | DemoTenancy = (
         DemoTenancy(settings) if settings.demo else LocalTenancy(settings.staging_db)
     )
-    registry = Metrics()
-    platform = build_platform(settings, registry)
+    metrics_registry = Metrics()
+    platform = build_platform(settings, metrics_registry)
+    llm = build_router(settings)
+    # The app's own handler registry: its handlers close over this app's router, so several
+    # apps configured differently in one process (tests) never share handlers.
+    handlers = Registry(parent=DEFAULT)
+    register_llm_handlers(handlers, llm, settings)
+    handlers.register("discover", discover_handler)
+    handlers.register("score", score_handler)
+    handlers.register("enrich", enrich_handler)
+    tasks = LocalTaskQueue(workers=settings.task_workers, registry=handlers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,10 +74,17 @@ def create_app(settings: Settings) -> FastAPI:
         tenancy.start()
         # Opens the platform pool without waiting: the app serves while PostgreSQL is down.
         platform.start()
+        if isinstance(tenancy, LocalTenancy):
+            # Restart recovery: tasks left running by a previous process become
+            # 'interrupted', queued ones resume. Other users' databases attach on submit.
+            tasks.attach(tenancy.db)
+        tasks.start()
         log.info("peregrine %s started in %s mode", __version__, settings.mode)
         try:
             yield
         finally:
+            tasks.stop()
+            llm.close()
             platform.stop()
             tenancy.stop()
 
@@ -72,10 +100,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.tenancy = tenancy
     app.state.templates = make_environment()
-    app.state.metrics = registry
+    app.state.metrics = metrics_registry
     app.state.platform = platform
+    app.state.llm = llm
+    app.state.tasks = tasks
     errors.install(app)
-    app.add_middleware(RequestMiddleware, metrics=registry if settings.metrics_enabled else None)
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics_registry if settings.metrics_enabled else None
+    )
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
@@ -99,4 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages_settings.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
+    app.include_router(api_tasks.router)
+    app.include_router(api_llm.router)
+    app.include_router(api_letters.router)
     return app

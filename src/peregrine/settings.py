@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,28 @@ SPECS: tuple[SettingSpec, ...] = (
         "text (local, demo) / json (cloud)",
         "`json` writes one JSON object per log line with a request id; `text` is for people.",
     ),
+    SettingSpec(
+        "PEREGRINE_TASK_WORKERS",
+        "2",
+        "Local and demo mode: background task worker threads in the server process (1-16).",
+    ),
+    SettingSpec(
+        "LLM_BACKENDS_FILE",
+        "(unset)",
+        "JSON or YAML file with the LLM backends and fallback chains (shape in docs/llm.md). "
+        "Cloud mode uses only this file; local mode uses it when Settings has no backends.",
+    ),
+    SettingSpec(
+        "LLM_API_KEY_VARIABLES",
+        "OPENAI_API_KEY,ANTHROPIC_API_KEY",
+        "Comma-separated names of the environment variables (each also as `NAME_FILE`) that "
+        "LLM backends may take an API key from; a backend naming any other variable is refused.",
+    ),
+    SettingSpec(
+        "SEARXNG_URL",
+        "(unset)",
+        "Base URL of a SearXNG instance with the JSON API enabled, used by company research.",
+    ),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -298,6 +321,10 @@ class Settings:
     tier_cache_seconds: int = 60
     metrics_enabled: bool = False
     log_format: Literal["text", "json"] = "text"
+    task_workers: int = 2
+    llm_backends_file: Path | None = None
+    llm_api_keys: Mapping[str, Secret] = field(default_factory=dict, repr=False)
+    searxng_url: str | None = None
 
     @property
     def cloud(self) -> bool:
@@ -396,6 +423,10 @@ class Settings:
         log_format = log_format.lower()
         if log_format not in {"text", "json"}:
             raise SettingsError(f"PEREGRINE_LOG_FORMAT must be text or json, got {log_format!r}.")
+        llm_file = env.text("LLM_BACKENDS_FILE")
+        searxng_url = env.text("SEARXNG_URL") or None
+        if searxng_url and not searxng_url.startswith(("http://", "https://")):
+            raise SettingsError(f"SEARXNG_URL must be an http(s) URL, got {searxng_url!r}.")
 
         settings = cls(
             mode=mode,
@@ -438,6 +469,10 @@ class Settings:
             tier_cache_seconds=env.integer("TIER_CACHE_SECONDS", 60, low=0, high=3600),
             metrics_enabled=metrics_enabled,
             log_format="json" if log_format == "json" else "text",
+            task_workers=env.integer("PEREGRINE_TASK_WORKERS", 2, low=1, high=16),
+            llm_backends_file=Path(llm_file) if llm_file else None,
+            llm_api_keys=env.api_keys("LLM_API_KEY_VARIABLES", "OPENAI_API_KEY,ANTHROPIC_API_KEY"),
+            searxng_url=searxng_url.rstrip("/") if searxng_url else None,
         )
         if mode == "cloud":
             _check_cloud_secrets(settings)
@@ -527,6 +562,24 @@ class _Env:
         if not low <= value <= high:
             raise SettingsError(f"{name} must be between {low} and {high}, got {value}.")
         return value
+
+    def api_keys(self, name: str, default: str) -> dict[str, Secret]:
+        """The values of the variables listed in ``name`` (an allow-list, so that a backend
+        configuration can never name, say, CF_SERVER_SECRET and send it to a model server)."""
+        raw = self.text(name) or default
+        keys: dict[str, Secret] = {}
+        for variable in (v.strip() for v in raw.split(",")):
+            if not variable:
+                continue
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,63}", variable) or variable in SPEC_BY_NAME:
+                raise SettingsError(
+                    f"{name}: {variable!r} is not allowed (upper-case letters, digits and _, "
+                    "and not one of Peregrine's own settings)."
+                )
+            value = self.secret(variable)
+            if value is not None:
+                keys[variable] = value
+        return keys
 
     def secret(self, name: str) -> Secret | None:
         """Read ``NAME`` or the file named by ``NAME_FILE`` (not both)."""

@@ -22,11 +22,13 @@ from peregrine.cli import (
     doctor_cmd,
     healthcheck_cmd,
     jobs_cmd,
+    letter_cmd,
     platform_cmd,
     serve_cmd,
 )
 from peregrine.cli.context import CliError
 from peregrine.lib.http import FetchError
+from peregrine.llm.errors import LLMError
 from peregrine.services.config_file import ConfigFileError
 from peregrine.services.discovery import DiscoveryError
 from peregrine.services.jobs import JobInputError
@@ -51,6 +53,7 @@ _EXPECTED = (
     DiscoveryError,
     ScoringError,
     FetchError,
+    LLMError,
 )
 
 
@@ -106,6 +109,7 @@ cli.add_command(discover_cmd.discover)
 cli.add_command(discover_cmd.score)
 cli.add_command(platform_cmd.platform)
 cli.add_command(platform_cmd.admin)
+cli.add_command(letter_cmd.letter)
 
 
 def main() -> None:

@@ -12,9 +12,19 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from peregrine.llm.errors import (
+    LLMBlockedError,
+    LLMConfigError,
+    LLMNotConfiguredError,
+    LLMUnavailableError,
+)
+from peregrine.services.cover_letters import LetterError
 from peregrine.services.jobs import JobInputError
 from peregrine.services.pipeline import JobNotFoundError, TransitionError
+from peregrine.services.prep import PrepError
+from peregrine.services.research import ResearchError
 from peregrine.storage.backup import BackupError, RestoreInProgressError
+from peregrine.tasks.model import TaskError
 from peregrine.web.security import BodyTooLargeError, is_api_path
 
 log = logging.getLogger("peregrine.web")
@@ -98,6 +108,32 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BackupError)
     async def backup_error(_: Request, exc: BackupError) -> JSONResponse:
         return _json(422, str(exc))
+
+    @app.exception_handler(LetterError)
+    @app.exception_handler(ResearchError)
+    @app.exception_handler(PrepError)
+    async def model_work_error(_: Request, exc: ValueError) -> JSONResponse:
+        return _json(422, str(exc))
+
+    @app.exception_handler(TaskError)
+    async def task_error(_: Request, exc: TaskError) -> JSONResponse:
+        return _json(422, str(exc))
+
+    @app.exception_handler(LLMBlockedError)
+    async def llm_blocked(_: Request, exc: LLMBlockedError) -> JSONResponse:
+        return _json(403, str(exc), reason="llm_blocked")
+
+    @app.exception_handler(LLMNotConfiguredError)
+    async def llm_not_configured(_: Request, exc: LLMNotConfiguredError) -> JSONResponse:
+        return _json(409, str(exc), reason="llm_not_configured", settings_link=exc.settings_link)
+
+    @app.exception_handler(LLMConfigError)
+    async def llm_config(_: Request, exc: LLMConfigError) -> JSONResponse:
+        return _json(409, str(exc), reason="llm_config_invalid")
+
+    @app.exception_handler(LLMUnavailableError)
+    async def llm_unavailable(_: Request, exc: LLMUnavailableError) -> JSONResponse:
+        return _json(502, str(exc), reason="llm_unavailable")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

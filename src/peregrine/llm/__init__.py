@@ -1,0 +1,1 @@
+"""Every model call goes through ``router.LLMRouter``: the one door to any LLM."""

@@ -1,0 +1,103 @@
+"""OpenAI-compatible servers (OpenAI, vLLM, llama.cpp server, LM Studio) via ``openai``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+
+from peregrine.llm.errors import BackendError
+from peregrine.llm.providers.base import ChatRequest, Completion
+
+
+class OpenAICompatProvider:
+    def __init__(self, *, base_url: str, timeout_s: float, api_key: str | None = None) -> None:
+        # Local servers ignore the key but the client insists on one. Retries are off: the
+        # router's fallback chain is the retry policy.
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout_s,
+            max_retries=0,
+            # trust_env=False: a proxy variable must not reroute model calls.
+            http_client=openai.DefaultHttpxClient(trust_env=False),
+        )
+        self._timeout_s = timeout_s
+
+    @staticmethod
+    def _messages(request: ChatRequest) -> list[Any]:
+        messages: list[Any] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        return messages
+
+    def list_models(self) -> list[str]:
+        with _translated(self._timeout_s):
+            return [m.id for m in self._client.models.list()]
+
+    def complete(self, request: ChatRequest, *, model: str) -> Completion:
+        extra: dict[str, Any] = {}
+        if request.temperature is not None:
+            extra["temperature"] = request.temperature
+        with _translated(self._timeout_s):
+            response = self._client.chat.completions.create(
+                model=model,
+                messages=self._messages(request),
+                max_tokens=request.max_tokens,
+                **extra,
+            )
+        if not response.choices:
+            raise BackendError("answered without any choice")
+        usage = response.usage
+        return Completion(
+            text=response.choices[0].message.content or "",
+            model=response.model or model,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+        )
+
+    def stream(self, request: ChatRequest, *, model: str) -> Iterator[str]:
+        with _translated(self._timeout_s):
+            chunks = self._client.chat.completions.create(
+                model=model,
+                messages=self._messages(request),
+                max_tokens=request.max_tokens,
+                stream=True,
+            )
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@contextlib.contextmanager
+def _translated(timeout_s: float) -> Iterator[None]:
+    """Turn the client's exceptions into ``BackendError`` with a short, key-free message."""
+    try:
+        yield
+    except BackendError:
+        raise
+    except openai.APITimeoutError:
+        raise BackendError(f"timed out after {timeout_s:g} s") from None
+    except openai.APIStatusError as exc:
+        raise BackendError(f"HTTP {exc.status_code}: {_detail(exc)}") from None
+    except openai.APIConnectionError:
+        raise BackendError("cannot reach the server") from None
+    except (openai.OpenAIError, ValueError) as exc:
+        raise BackendError(f"unexpected answer ({type(exc).__name__})") from None
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message", ""))[:300]
+        return str(error)[:300]
+    return str(exc.message)[:300]

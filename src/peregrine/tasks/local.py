@@ -1,0 +1,238 @@
+"""The in-process task queue for local and demo mode.
+
+A fixed number of worker threads (bounded, so a burst of 200 tasks never becomes 200
+threads competing with page requests) claim queued rows from the user's database with a
+conditional UPDATE. The database is the queue: a restart loses nothing queued, and running
+rows left by a crash are marked ``interrupted`` when the database is attached again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from peregrine.lib.clock import now_iso
+from peregrine.storage.queries import tasks as task_q
+from peregrine.storage.userdb import UserDB
+from peregrine.tasks.model import TaskCancelled, TaskContext, TaskError, TaskInfo
+from peregrine.tasks.registry import DEFAULT, Registry
+
+log = logging.getLogger("peregrine.tasks")
+
+MAX_PARAMS_BYTES = 64 * 1024
+_IDLE_WAIT_S = 5.0
+
+
+class LocalTaskQueue:
+    def __init__(self, *, workers: int = 2, registry: Registry | None = None) -> None:
+        if workers < 1:
+            raise ValueError("a task queue needs at least one worker")
+        self.workers = workers
+        self.registry = registry or Registry(parent=DEFAULT)
+        self._dbs: list[UserDB] = []
+        self._wake = threading.Condition()
+        self._pending = 0  # wake-ups not yet consumed, so a notify is never lost
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        # Keyed by database and id: task ids are per database, so with several users'
+        # databases attached, bob's task 1 is not alice's task 1.
+        self._cancel_requests: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
+    # -- lifecycle (owned by the app lifespan) ---------------------------------------------
+
+    def attach(self, db: UserDB) -> int:
+        """Serve tasks of ``db``; running rows left by a previous process become
+        ``interrupted``. Returns how many were interrupted."""
+        with db.write() as conn:
+            interrupted = task_q.interrupt_running(conn, now=now_iso())
+            queued = task_q.count_queued(conn)
+        with self._lock:
+            if db not in self._dbs:
+                self._dbs.append(db)
+        if interrupted:
+            log.warning("%d task(s) were interrupted by a restart", interrupted)
+        self._notify(queued)
+        return interrupted
+
+    def detach(self, db: UserDB) -> None:
+        with self._lock:
+            if db in self._dbs:
+                self._dbs.remove(db)
+
+    def start(self) -> None:
+        self._stopping = False
+        for number in range(self.workers):
+            thread = threading.Thread(
+                target=self._run, name=f"peregrine-task-{number}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask workers to stop after their current task; running handlers see a cancel."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    # -- the interface callers use ----------------------------------------------------------
+
+    def submit(
+        self,
+        db: UserDB,
+        *,
+        kind: str,
+        job_id: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> TaskInfo:
+        self.registry.require(kind)
+        params = dict(params or {})
+        if len(json.dumps(params)) > MAX_PARAMS_BYTES:
+            raise TaskError("task parameters are too large")
+        with db.write() as conn:
+            info = task_q.insert_task(conn, kind=kind, job_id=job_id, params=params, now=now_iso())
+        with self._lock:
+            if db not in self._dbs:
+                self._dbs.append(db)
+        if info.created:
+            self._notify(1)
+        return info
+
+    def list_tasks(
+        self, db: UserDB, *, active_only: bool = False, limit: int = 20
+    ) -> list[TaskInfo]:
+        with db.read() as conn:
+            return task_q.list_tasks(conn, active_only=active_only, limit=limit)
+
+    def get(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
+        with db.read() as conn:
+            return task_q.get_task(conn, task_id=task_id)
+
+    def cancel(self, db: UserDB, *, task_id: int) -> bool:
+        """Cancel a queued task at once; a running one stops at its next check."""
+        with db.write() as conn:
+            before = task_q.get_task(conn, task_id=task_id)
+            done = task_q.cancel_task(conn, task_id=task_id, now=now_iso())
+        if done and before is not None and before.status == "running":
+            with self._lock:
+                self._cancel_requests.add((str(db.path), task_id))
+        return done
+
+    def retry(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
+        """Queue a new task with the inputs of a finished one (interrupted, failed…)."""
+        with db.read() as conn:
+            old = task_q.get_task(conn, task_id=task_id)
+            params = task_q.task_params(conn, task_id=task_id)
+        if old is None:
+            return None
+        if old.status in ("queued", "running"):
+            return old
+        return self.submit(db, kind=old.kind, job_id=old.job_id, params=params)
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def _notify(self, count: int) -> None:
+        if count <= 0:
+            return
+        with self._wake:
+            self._pending += count
+            self._wake.notify(count)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending <= 0 and not self._stopping:
+                    # The timeout is a safety net: tasks queued by another process (the CLI)
+                    # are picked up without a notify.
+                    if not self._wake.wait(_IDLE_WAIT_S):
+                        self._pending += 1
+                if self._stopping:
+                    return
+                self._pending -= 1
+            while not self._stopping and self._run_one():
+                pass
+
+    def _run_one(self) -> bool:
+        """Claim and run one task from any attached database; False when none waits."""
+        with self._lock:
+            dbs = list(self._dbs)
+        for db in dbs:
+            if db.closed:
+                continue
+            try:
+                # A read first: idle polls must not take the database's write lock.
+                with db.read() as conn:
+                    if not task_q.count_queued(conn):
+                        continue
+                with db.write() as conn:
+                    info = task_q.claim_next(conn, now=now_iso())
+                    params = task_q.task_params(conn, task_id=info.id) if info else {}
+            except Exception:
+                log.exception("cannot claim a task")
+                continue
+            if info is not None:
+                self._execute(db, info, params)
+                return True
+        return False
+
+    def _execute(self, db: UserDB, info: TaskInfo, params: dict[str, Any]) -> None:
+        task_id = info.id
+        key = (str(db.path), task_id)
+
+        def cancelled() -> bool:
+            with self._lock:
+                return self._stopping or key in self._cancel_requests
+
+        def report(stage: str, progress: float) -> None:
+            with db.write() as conn:
+                still_running = task_q.report_progress(
+                    conn, task_id=task_id, stage=stage, progress=progress
+                )
+            if not still_running:
+                # Cancelled by another process: remember it so ``cancelled()`` says so.
+                with self._lock:
+                    self._cancel_requests.add(key)
+
+        ctx = TaskContext(
+            db=db,
+            task_id=task_id,
+            job_id=info.job_id,
+            params=params,
+            _report=report,
+            _cancelled=cancelled,
+        )
+        handler = self.registry.get(info.kind)
+        status, result, error = "failed", None, None
+        try:
+            if handler is None:
+                raise TaskError(f"no handler for task kind {info.kind!r}")
+            result = handler(ctx)
+            if not isinstance(result, dict):
+                raise TaskError(f"the {info.kind} handler returned no result object")
+            json.dumps(result)  # fail here, not when storing, if it is not JSON
+            # A cancel that came too late to stop the handler loses to the finished work
+            # only if the row is still running (the conditional UPDATE below decides).
+            status = "succeeded"
+        except TaskCancelled:
+            status = "interrupted" if self._stopping else "cancelled"
+            error = "stopped by server shutdown" if self._stopping else "cancelled on request"
+        except Exception as exc:
+            result = None
+            # Handlers raise exceptions with messages meant for people; anything else is
+            # logged in full here and stored as one line.
+            log.warning("task %d (%s) failed: %s", task_id, info.kind, exc, exc_info=exc)
+            error = str(exc) or type(exc).__name__
+        try:
+            with db.write() as conn:
+                task_q.finish_task(
+                    conn, task_id=task_id, status=status, now=now_iso(), result=result, error=error
+                )
+        except Exception:
+            log.exception("cannot record the outcome of task %d", task_id)
+        with self._lock:
+            self._cancel_requests.discard(key)
