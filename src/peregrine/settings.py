@@ -167,6 +167,17 @@ SPECS: tuple[SettingSpec, ...] = (
         "(cached up to 60 s), so logouts take effect within a minute.",
     ),
     SettingSpec(
+        "CLOUD_DB_CACHE_SIZE",
+        "256",
+        "Cloud mode: how many users' databases stay open at once (least recently used "
+        "are closed first).",
+    ),
+    SettingSpec(
+        "CLOUD_DB_IDLE_SECONDS",
+        "300",
+        "Cloud mode: an open user database unused for this long is closed.",
+    ),
+    SettingSpec(
         "PLATFORM_DB_URL",
         "(unset)",
         "Cloud mode: PostgreSQL URL of the platform database.",
@@ -199,6 +210,8 @@ class Settings:
     session_cookie_name: str = "directus_session_token"
     login_url: str = "/login"
     directus_url: str | None = None
+    cloud_db_cache_size: int = 256
+    cloud_db_idle_seconds: int = 300
     platform_db_url: Secret | None = field(default=None, repr=False)
 
     @property
@@ -290,6 +303,8 @@ class Settings:
             session_cookie_name=cookie,
             login_url=env.text("LOGIN_URL") or "/login",
             directus_url=directus_url.rstrip("/") if directus_url else None,
+            cloud_db_cache_size=env.integer("CLOUD_DB_CACHE_SIZE", 256, low=1, high=100_000),
+            cloud_db_idle_seconds=env.integer("CLOUD_DB_IDLE_SECONDS", 300, low=1, high=86_400),
             platform_db_url=env.secret("PLATFORM_DB_URL"),
         )
         if mode == "cloud":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from peregrine.storage.userdb import StorageError, UserDB
 
@@ -27,6 +28,20 @@ class LocalTenancy:
         if self._db is None:
             raise StorageError("the database is not open")
         return self._db
+
+    def resolve(self, request: Any) -> UserDB:
+        """Every request is the one local user's."""
+        return self.db
+
+    def release(self, request: Any, db: UserDB) -> None:
+        """Nothing to give back: the one handle stays open for the app's lifetime."""
+
+    def ready(self) -> bool:
+        try:
+            self.db.execute("SELECT 1")
+        except Exception:
+            return False
+        return True
 
     def stop(self) -> None:
         if self._db is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,9 +16,15 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_user_db(request: Request) -> UserDB:
-    db: UserDB = request.app.state.tenancy.db
-    return db
+def get_user_db(request: Request) -> Iterator[UserDB]:
+    """The requesting user's database, from the mode's tenancy (local: the one database;
+    cloud: the signed-in user's, leased for the length of the request)."""
+    tenancy = request.app.state.tenancy
+    db: UserDB = tenancy.resolve(request)
+    try:
+        yield db
+    finally:
+        tenancy.release(request, db)
 
 
 UserDBDep = Annotated[UserDB, Depends(get_user_db)]

@@ -1,0 +1,160 @@
+"""Cloud mode: every request names its user through a Directus session; each user has
+their own encrypted database. Code below this module receives a ``UserDB`` and never
+learns that other tenants exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from peregrine.settings import Settings
+from peregrine.storage.migrate import MigrationError
+from peregrine.storage.registry import HandleRegistry
+from peregrine.storage.userdb import NotADatabaseError, StorageError, UserDB
+from peregrine.tenancy import provisioning
+from peregrine.tenancy.identity import IdentityError, Tenant, TenantLayout
+from peregrine.tenancy.keycheck import KeyCheckError, check_canary
+from peregrine.tenancy.session import (
+    RevocationCheck,
+    SessionCheckUnavailable,
+    SessionError,
+    TokenVerifier,
+    cookie_header,
+    session_token,
+)
+
+log = logging.getLogger("peregrine.tenancy")
+
+_SWEEP_EVERY_SECONDS = 30.0
+
+
+class AuthenticationRequired(Exception):
+    """The request has no valid session; it gets the sign-in page or a JSON 401."""
+
+
+class TenantUnavailable(Exception):
+    """The user is known but their data cannot be served now (503); the operator log says
+    why. The message is safe to show."""
+
+
+class CloudTenancy:
+    """Resolves each request to its user's database; owns the handle registry."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.directus_jwt_secret is None or settings.cf_server_secret is None:
+            raise StorageError("cloud mode needs DIRECTUS_JWT_SECRET and CF_SERVER_SECRET")
+        self.settings = settings
+        self._server_secret = settings.cf_server_secret.reveal().encode()
+        self.verifier = TokenVerifier(settings.directus_jwt_secret.reveal().encode())
+        self.layout = TenantLayout(
+            settings.cloud_data_root, settings.cloud_app_slug, self._server_secret
+        )
+        self.registry = HandleRegistry(
+            max_open=settings.cloud_db_cache_size, idle_seconds=settings.cloud_db_idle_seconds
+        )
+        self.revocation: RevocationCheck | None = None
+        self._next_sweep = 0.0
+
+    # -- lifespan ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        root = self.settings.cloud_data_root
+        if not root.is_dir():
+            raise StorageError(
+                f"CLOUD_DATA_ROOT {root} does not exist or is not a folder; create it "
+                "(owned by the service user, mode 0700) before starting"
+            )
+        if check_canary(self.layout.root, self._server_secret):
+            log.info("fresh data root: created the key-check canary")
+        if self.settings.directus_url:
+            self.revocation = RevocationCheck(
+                self.settings.directus_url,
+                self.settings.session_cookie_name,
+            )
+        else:
+            log.warning(
+                "DIRECTUS_URL is not set: a signed-out or suspended user keeps access until "
+                "their session token expires"
+            )
+
+    def stop(self) -> None:
+        self.registry.close_all()
+        if self.revocation is not None:
+            self.revocation.close()
+            self.revocation = None
+
+    def ready(self) -> bool:
+        """Serving is possible: the data root is there and the secret still opens it."""
+        try:
+            check_canary(self.layout.root, self._server_secret)
+        except (OSError, StorageError):
+            return False
+        return True
+
+    # -- per request ------------------------------------------------------------------
+
+    def authenticate(self, headers: Any) -> str:
+        """The verified user id of a request, or ``AuthenticationRequired``."""
+        try:
+            token = session_token(cookie_header(headers), self.settings.session_cookie_name)
+            session = self.verifier.verify(token)
+            if self.revocation is not None:
+                self.revocation.confirm(session, token)
+        except SessionError as exc:
+            # The reason helps operators; it never contains the token.
+            log.info("sign-in required: %s", exc)
+            raise AuthenticationRequired(str(exc)) from None
+        except SessionCheckUnavailable as exc:
+            raise TenantUnavailable(str(exc)) from None
+        return session.user_id
+
+    def resolve(self, request: Any) -> UserDB:
+        user_id = self.authenticate(request.headers)
+        db = self.open_user(user_id)
+        request.state.user_id = user_id
+        return db
+
+    def release(self, request: Any, db: UserDB) -> None:
+        user_id = getattr(request.state, "user_id", None)
+        if user_id is not None:
+            self.registry.release(user_id, db)
+
+    def open_user(self, user_id: str) -> UserDB:
+        """Lease the user's handle (provisioning on first use); pair with ``release``."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_EVERY_SECONDS
+            self.registry.sweep()
+        try:
+            tenant = self.layout.tenant(user_id)
+        except IdentityError as exc:
+            log.error("refusing user %s: %s", user_id, exc)
+            raise TenantUnavailable("this account's data is unavailable") from None
+        return self.registry.acquire(tenant.user_id, lambda: self._open(tenant))
+
+    def _open(self, tenant: Tenant) -> UserDB:
+        try:
+            provisioning.provision(tenant)
+            return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+        except NotADatabaseError:
+            log.error(
+                "user %s: %s does not open with the key derived from CF_SERVER_SECRET; "
+                "the file was left untouched (wrong secret, unfinished rotation, or damage)",
+                tenant.user_id,
+                tenant.db_path,
+            )
+            raise TenantUnavailable("this account's data is unavailable") from None
+        except provisioning.TenantDataMissingError:
+            raise TenantUnavailable("this account's data is unavailable") from None
+        except (StorageError, MigrationError, OSError) as exc:
+            log.error("user %s: cannot open the database: %s", tenant.user_id, exc)
+            raise TenantUnavailable("this account's data is unavailable") from None
+
+    def close_user(self, user_id: str) -> None:
+        """Close the user's open handle (before deleting their data)."""
+        self.registry.close_user(user_id)
+
+
+__all__ = ["AuthenticationRequired", "CloudTenancy", "KeyCheckError", "TenantUnavailable"]
