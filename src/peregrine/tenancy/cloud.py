@@ -88,7 +88,8 @@ class CloudTenancy:
     def ready(self) -> bool:
         """Serving is possible: the data root is there and the secret still opens it."""
         try:
-            check_canary(self.layout.root, self._server_secret)
+            # Never creates: a canary vanishing at run time means the data root changed.
+            check_canary(self.layout.root, self._server_secret, create=False)
         except (OSError, StorageError):
             return False
         return True

@@ -30,14 +30,17 @@ class KeyCheckError(StorageError):
     """``CF_SERVER_SECRET`` does not open the data root's canary."""
 
 
-def check_canary(data_root: Path, secret: bytes) -> bool:
-    """Open the canary with ``secret`` (creating it on a fresh data root).
+def check_canary(data_root: Path, secret: bytes, *, create: bool = True) -> bool:
+    """Open the canary with ``secret`` (creating it on a fresh data root if ``create``).
 
-    Returns True when the canary was created. Raises ``KeyCheckError`` for a wrong secret.
+    Returns True when the canary was created. Raises ``KeyCheckError`` for a wrong secret
+    or, without ``create``, a missing canary.
     """
     path = data_root / CANARY_NAME
     key = derive_key(secret, CANARY_LABEL)
     if not path.exists():
+        if not create:
+            raise KeyCheckError(f"the key-check canary {CANARY_NAME} is missing")
         return _create(path, key)
     try:
         conn = connect(path, key=key, create=False)
