@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,17 +165,20 @@ class RevocationCheck:
         *,
         ttl: float = REVOCATION_TTL_SECONDS,
         timeout: float = 3.0,
-        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = base_url.rstrip("/") + "/users/me"
         self._cookie_name = cookie_name
         self._ttl = min(ttl, REVOCATION_TTL_SECONDS)
-        self._client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
+        # trust_env=False: proxy variables must not reroute (or read) session cookies, and
+        # settings.py stays the only reader of the environment.
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+        self._clock = clock
         self._cache: OrderedDict[str, tuple[float, bool]] = OrderedDict()
         self._lock = threading.Lock()
 
     def confirm(self, session: Session, token: str) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             cached = self._cache.get(session.token_digest)
         if cached is not None and cached[0] > now:
