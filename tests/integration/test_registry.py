@@ -47,7 +47,8 @@ def test_it_closes_the_least_recently_used_handle_beyond_its_bound(tmp_path: Pat
     assert not handles["alice"].closed
     assert opened == ["alice", "bob", "carol"]
     registry.close_all()
-    assert handles["alice"].closed and handles["carol"].closed
+    assert handles["alice"].closed
+    assert handles["carol"].closed
 
 
 def test_a_leased_handle_is_not_closed_under_the_request(tmp_path: Path) -> None:
@@ -83,7 +84,8 @@ def test_close_user_closes_that_users_handle_only(tmp_path: Path) -> None:
     with registry.lease("bob", lambda: _opener(tmp_path, "bob", [])) as bob:
         pass
     registry.close_user("alice")
-    assert alice.closed and not bob.closed
+    assert alice.closed
+    assert not bob.closed
     registry.close_all()
 
 

@@ -40,9 +40,7 @@ def data_root(tmp_path: Path) -> Path:
     return root
 
 
-def make_settings(
-    data_root: Path, jwt_secret: str, server_secret: str, **extra: str
-) -> Settings:
+def make_settings(data_root: Path, jwt_secret: str, server_secret: str, **extra: str) -> Settings:
     return Settings.from_env(
         {
             "CLOUD_MODE": "true",

@@ -58,4 +58,3 @@ def test_the_api_gets_a_json_401(client: TestClient) -> None:
 def test_the_page_works_once_signed_in(client: TestClient, mint: Minter) -> None:
     response = client.get("/review", headers=cookie(mint()))
     assert (response.status_code, response.text) == (200, "<p>0 jobs</p>")
-

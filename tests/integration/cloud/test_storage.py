@@ -98,8 +98,9 @@ def test_a_wrong_server_secret_is_refused_at_start_up(
         _add_job(client, mint(ALICE), "x")
     before = {p: _sha(data_root / p) for p in files_under(data_root) if (data_root / p).is_file()}
     wrong = make_settings(data_root, jwt_secret, "f" * 64)
-    with pytest.raises(KeyCheckError, match="CF_SERVER_SECRET does not open"), TestClient(
-        create_app(wrong)
+    with (
+        pytest.raises(KeyCheckError, match="CF_SERVER_SECRET does not open"),
+        TestClient(create_app(wrong)),
     ):
         pass
     after = {p: _sha(data_root / p) for p in files_under(data_root) if (data_root / p).is_file()}
@@ -209,9 +210,7 @@ def test_readyz_needs_no_user_and_healthz_no_session(
     assert files_under(data_root) == {".keycheck.db", ".keycheck.lock"}
 
 
-def test_readyz_fails_when_the_canary_disappears(
-    cloud_client: TestClient, data_root: Path
-) -> None:
+def test_readyz_fails_when_the_canary_disappears(cloud_client: TestClient, data_root: Path) -> None:
     (data_root / ".keycheck.db").rename(data_root / "moved.db")
     assert cloud_client.get("/readyz").status_code == 503
     assert not (data_root / ".keycheck.db").exists()
