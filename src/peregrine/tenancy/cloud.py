@@ -14,8 +14,9 @@ from peregrine.storage.migrate import MigrationError
 from peregrine.storage.registry import HandleRegistry
 from peregrine.storage.userdb import NotADatabaseError, StorageError, UserDB
 from peregrine.tenancy import provisioning
-from peregrine.tenancy.identity import IdentityError, Tenant, TenantLayout
+from peregrine.tenancy.identity import IdentityError, Tenant, TenantLayout, derive_key
 from peregrine.tenancy.keycheck import KeyCheckError, check_canary
+from peregrine.tenancy.rotation import rekey
 from peregrine.tenancy.session import (
     RevocationCheck,
     SessionCheckUnavailable,
@@ -47,6 +48,8 @@ class CloudTenancy:
             raise StorageError("cloud mode needs DIRECTUS_JWT_SECRET and CF_SERVER_SECRET")
         self.settings = settings
         self._server_secret = settings.cf_server_secret.reveal().encode()
+        previous = settings.cf_server_secret_previous
+        self._previous_secret = previous.reveal().encode() if previous else None
         self.verifier = TokenVerifier(settings.directus_jwt_secret.reveal().encode())
         self.layout = TenantLayout(
             settings.cloud_data_root, settings.cloud_app_slug, self._server_secret
@@ -66,7 +69,7 @@ class CloudTenancy:
                 f"CLOUD_DATA_ROOT {root} does not exist or is not a folder; create it "
                 "(owned by the service user, mode 0700) before starting"
             )
-        if check_canary(self.layout.root, self._server_secret):
+        if check_canary(self.layout.root, self._server_secret, previous=self._previous_secret):
             log.info("fresh data root: created the key-check canary")
         if self.settings.directus_url:
             self.revocation = RevocationCheck(
@@ -138,7 +141,12 @@ class CloudTenancy:
     def _open(self, tenant: Tenant) -> UserDB:
         try:
             provisioning.provision(tenant)
-            return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+            try:
+                return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+            except NotADatabaseError:
+                if not self._rekey_from_previous(tenant):
+                    raise
+                return UserDB.open(tenant.db_path, key=tenant.key, create=False)
         except NotADatabaseError:
             log.error(
                 "user %s: %s does not open with the key derived from CF_SERVER_SECRET; "
@@ -152,6 +160,20 @@ class CloudTenancy:
         except (StorageError, MigrationError, OSError) as exc:
             log.error("user %s: cannot open the database: %s", tenant.user_id, exc)
             raise TenantUnavailable("this account's data is unavailable") from None
+
+    def _rekey_from_previous(self, tenant: Tenant) -> bool:
+        if self._previous_secret is None:
+            return False
+        try:
+            rekey(
+                tenant.db_path,
+                old_key=derive_key(self._previous_secret, tenant.user_id),
+                new_key=tenant.key,
+            )
+        except NotADatabaseError:
+            return False
+        log.info("key rotation: re-keyed the database of user %s", tenant.user_id)
+        return True
 
     def close_user(self, user_id: str) -> None:
         """Close the user's open handle (before deleting their data)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from peregrine.storage.userdb import NotADatabaseError, StorageError, connect
 from peregrine.tenancy.identity import derive_key
+from peregrine.tenancy.rotation import rekey
 
 log = logging.getLogger("peregrine.tenancy")
 
@@ -30,11 +31,14 @@ class KeyCheckError(StorageError):
     """``CF_SERVER_SECRET`` does not open the data root's canary."""
 
 
-def check_canary(data_root: Path, secret: bytes, *, create: bool = True) -> bool:
+def check_canary(
+    data_root: Path, secret: bytes, *, previous: bytes | None = None, create: bool = True
+) -> bool:
     """Open the canary with ``secret`` (creating it on a fresh data root if ``create``).
 
-    Returns True when the canary was created. Raises ``KeyCheckError`` for a wrong secret
-    or, without ``create``, a missing canary.
+    During a rotation, a canary that opens with the ``previous`` secret is re-keyed to the
+    current one. Returns True when the canary was created. Raises ``KeyCheckError`` for a
+    wrong secret or, without ``create``, a missing canary.
     """
     path = data_root / CANARY_NAME
     key = derive_key(secret, CANARY_LABEL)
@@ -45,6 +49,8 @@ def check_canary(data_root: Path, secret: bytes, *, create: bool = True) -> bool
     try:
         conn = connect(path, key=key, create=False)
     except NotADatabaseError:
+        if previous is not None and _rekey_from_previous(path, previous, key):
+            return check_canary(data_root, secret, create=False)
         raise KeyCheckError(
             f"CF_SERVER_SECRET does not open the key-check canary {CANARY_NAME} in "
             "CLOUD_DATA_ROOT: the secret is not the one this data was written with. "
@@ -59,6 +65,18 @@ def check_canary(data_root: Path, secret: bytes, *, create: bool = True) -> bool
     if row is None or row[0] != _CANARY_TEXT:
         raise KeyCheckError(f"the key-check canary {CANARY_NAME} is damaged")
     return False
+
+
+def _rekey_from_previous(path: Path, previous: bytes, key: bytes) -> bool:
+    try:
+        rekey(path, old_key=derive_key(previous, CANARY_LABEL), new_key=key)
+    except NotADatabaseError:
+        return False
+    log.warning(
+        "key rotation: the key-check canary opened with CF_SERVER_SECRET_PREVIOUS and was "
+        "re-keyed to CF_SERVER_SECRET; user databases are re-keyed as users sign in"
+    )
+    return True
 
 
 def _create(path: Path, key: bytes) -> bool:
