@@ -35,6 +35,14 @@ def serve(host: str | None, port: int | None) -> None:
         # Open the database once before the server starts, so a bad data folder or a file
         # that is not SQLite is one clear line instead of a lifespan traceback.
         open_local_db(settings).close()
+    else:
+        # Same for cloud mode: a missing data root or a CF_SERVER_SECRET that does not open
+        # the key-check canary is one line, before the server starts.
+        from peregrine.tenancy.cloud import CloudTenancy
+
+        probe = CloudTenancy(settings)
+        probe.start()
+        probe.stop()
     app = create_app(settings)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(
