@@ -108,3 +108,15 @@ def test_a_forked_child_opens_its_own_handles(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert not parent_db.closed
     registry.close_all()
+
+
+def test_a_background_lease_survives_eviction_until_it_ends(tmp_path: Path) -> None:
+    registry = HandleRegistry(max_open=1, idle_seconds=60)
+    with registry.lease("alice", lambda: _opener(tmp_path, "alice", [])) as alice:
+        for name in ("bob", "carol"):
+            with registry.lease(name, lambda n=name: _opener(tmp_path, n, [])):
+                pass
+        with alice.write() as conn:  # still usable: the lease holds it open
+            conn.execute("CREATE TABLE t (x)")
+    assert alice.closed
+    registry.close_all()

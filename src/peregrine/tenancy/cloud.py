@@ -5,8 +5,10 @@ learns that other tenants exist.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from peregrine.settings import Settings
@@ -174,6 +176,16 @@ class CloudTenancy:
             return False
         log.info("key rotation: re-keyed the database of user %s", tenant.user_id)
         return True
+
+    @contextlib.contextmanager
+    def lease(self, user_id: str) -> Iterator[UserDB]:
+        """A user's database for work outside a request (background tasks): the handle is
+        not closed by eviction until the block ends."""
+        db = self.open_user(user_id)
+        try:
+            yield db
+        finally:
+            self.registry.release(user_id, db)
 
     def close_user(self, user_id: str) -> None:
         """Close the user's open handle (before deleting their data)."""

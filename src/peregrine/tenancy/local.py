@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,11 @@ class LocalTenancy:
         if self._db is None:
             raise StorageError("the database is not open")
         return self._db
+
+    @contextlib.contextmanager
+    def lease(self, user_id: str | None = None) -> Iterator[UserDB]:
+        """The one database, for work outside a request (same interface as cloud mode)."""
+        yield self.db
 
     def resolve(self, request: Any) -> UserDB:
         """Every request is the one local user's."""

@@ -222,3 +222,14 @@ def test_a_missing_data_root_stops_start_up(
     settings = make_settings(tmp_path / "absent", jwt_secret, server_secret)
     with pytest.raises(Exception, match="CLOUD_DATA_ROOT"), TestClient(create_app(settings)):
         pass
+
+
+def test_background_work_leases_a_users_database_by_id(
+    cloud_client: TestClient, mint: Minter
+) -> None:
+    _add_job(cloud_client, mint(ALICE), "from-a-request")
+    tenancy = cloud_client.app.state.tenancy  # type: ignore[attr-defined]
+    with tenancy.lease(ALICE) as db:
+        assert db.execute("SELECT title FROM jobs")[0][0] == "from-a-request"
+    with tenancy.lease(BOB) as db:  # provisions on first use, like a first login
+        assert db.execute("SELECT count(*) FROM jobs")[0][0] == 0
