@@ -120,3 +120,33 @@ def test_a_background_lease_survives_eviction_until_it_ends(tmp_path: Path) -> N
             conn.execute("CREATE TABLE t (x)")
     assert alice.closed
     registry.close_all()
+
+
+def test_simultaneous_first_requests_open_one_handle(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    registry = HandleRegistry(max_open=4, idle_seconds=60)
+    opened: list[str] = []
+
+    def slow_open() -> UserDB:
+        time.sleep(0.05)
+        return _opener(tmp_path, "alice", opened)
+
+    barrier = threading.Barrier(20)
+    got: list[UserDB] = []
+
+    def request() -> None:
+        barrier.wait()
+        got.append(registry.acquire("alice", slow_open))
+
+    threads = [threading.Thread(target=request) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert opened == ["alice"]
+    assert len({id(db) for db in got}) == 1
+    for db in got:
+        registry.release("alice", db)
+    registry.close_all()

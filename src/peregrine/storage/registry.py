@@ -73,12 +73,21 @@ class HandleRegistry:
                 entry = self._lease_existing(user_id)
             if entry is not None:
                 return entry.db
-            db = opener()  # outside the registry lock: opening must not stall other users
+            try:
+                db = opener()  # outside the registry lock: opening must not stall others
+            finally:
+                with self._lock:
+                    if self._opening.get(user_id) is open_lock:
+                        del self._opening[user_id]
             with self._lock:
-                self._opening.pop(user_id, None)
-                entry = _Entry(db=db, last_used=self._clock(), leases=1)
-                self._entries[user_id] = entry
-                to_close = self._evict_locked()
+                # A racing opener that took a fresh lock may have won; keep one handle.
+                entry = self._lease_existing(user_id)
+                if entry is None:
+                    self._entries[user_id] = _Entry(db=db, last_used=self._clock(), leases=1)
+                    to_close = self._evict_locked()
+        if entry is not None:
+            db.close()
+            return entry.db
         for old in to_close:
             old.close()
         return db
