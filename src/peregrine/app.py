@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Kept on app.state for the doctor command and /readyz consumers.
+        # Kept on app.state for the doctor command.
         app.state.sqlite = report = sqlite_report()
         if report.wal_reset_bug:
             log.warning("%s", report.message)
