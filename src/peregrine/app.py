@@ -23,11 +23,13 @@ from peregrine.services.discovery_tasks import (
 from peregrine.services.handlers import register_llm_handlers
 from peregrine.settings import Settings
 from peregrine.storage.backup import sweep_workdirs
+from peregrine.storage.engine import sqlite_report
 from peregrine.tasks.local import LocalTaskQueue
 from peregrine.tasks.registry import DEFAULT, Registry
+from peregrine.tenancy.cloud import CloudTenancy
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
-from peregrine.web import errors
+from peregrine.web import errors, signin
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
     api_backup,
@@ -51,10 +53,17 @@ from peregrine.web.security import SecurityMiddleware
 log = logging.getLogger("peregrine.app")
 
 
+def _tenancy(settings: Settings) -> LocalTenancy | DemoTenancy | CloudTenancy:
+    """The mode is wiring: the rest of the app only sees ``store(request)`` (tenancy/store.py)."""
+    if settings.cloud:
+        return CloudTenancy(settings)
+    if settings.demo:
+        return DemoTenancy(settings)
+    return LocalTenancy(settings.staging_db)
+
+
 def create_app(settings: Settings) -> FastAPI:
-    tenancy: LocalTenancy | DemoTenancy = (
-        DemoTenancy(settings) if settings.demo else LocalTenancy(settings.staging_db)
-    )
+    tenancy = _tenancy(settings)
     metrics_registry = Metrics()
     platform = build_platform(settings, metrics_registry)
     llm = build_router(settings)
@@ -69,6 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Kept on app.state for the doctor command.
+        app.state.sqlite = report = sqlite_report()
+        if report.wal_reset_bug:
+            log.warning("%s", report.message)
         # Backup scratch folders left by a killed process may hold decrypted data.
         sweep_workdirs(tenancy.workdir_root)
         tenancy.start()
@@ -110,6 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(SecurityMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    signin.install(app, login_url=settings.login_url)
     app.include_router(health.router)
     app.include_router(api_jobs.router)
     if settings.demo:

@@ -191,6 +191,18 @@ SPECS: tuple[SettingSpec, ...] = (
         "(cached up to 60 s), so logouts take effect within a minute.",
     ),
     SettingSpec(
+        "CLOUD_DB_CACHE_SIZE",
+        "1024",
+        "Cloud mode: how many users' databases stay open at once (least recently used "
+        "are closed first; about 240 KiB each). Keep it at or above the users active "
+        "within CLOUD_DB_IDLE_SECONDS.",
+    ),
+    SettingSpec(
+        "CLOUD_DB_IDLE_SECONDS",
+        "300",
+        "Cloud mode: an open user database unused for this long is closed.",
+    ),
+    SettingSpec(
         "PLATFORM_DB_URL",
         "(unset)",
         "Cloud mode: PostgreSQL URL of the platform database.",
@@ -309,6 +321,8 @@ class Settings:
     session_cookie_name: str = "directus_session_token"
     login_url: str = "/login"
     directus_url: str | None = None
+    cloud_db_cache_size: int = 1024
+    cloud_db_idle_seconds: int = 300
     platform_db_url: Secret | None = field(default=None, repr=False)
     platform_pool_min_size: int = 1
     platform_pool_max_size: int = 5
@@ -451,6 +465,8 @@ class Settings:
             session_cookie_name=cookie,
             login_url=env.text("LOGIN_URL") or "/login",
             directus_url=directus_url.rstrip("/") if directus_url else None,
+            cloud_db_cache_size=env.integer("CLOUD_DB_CACHE_SIZE", 1024, low=1, high=100_000),
+            cloud_db_idle_seconds=env.integer("CLOUD_DB_IDLE_SECONDS", 300, low=1, high=86_400),
             platform_db_url=env.secret("PLATFORM_DB_URL"),
             platform_pool_min_size=pool_min,
             platform_pool_max_size=pool_max,

@@ -40,6 +40,14 @@ def serve(host: str | None, port: int | None) -> None:
         # Open the database once before the server starts, so a bad data folder or a file
         # that is not SQLite is one clear line instead of a lifespan traceback.
         open_local_db(settings).close()
+    else:
+        # Same for cloud mode: a missing data root or a CF_SERVER_SECRET that does not open
+        # the key-check canary is one line, before the server starts.
+        from peregrine.tenancy.cloud import CloudTenancy
+
+        probe = CloudTenancy(settings)
+        probe.start()
+        probe.stop()
     from peregrine.observability.logs import configure_logging
 
     configure_logging(level=settings.log_level, log_format=settings.log_format)

@@ -78,6 +78,10 @@ class DemoTenancy:
         for handle in handles:
             handle.close()
 
+    def ready(self) -> bool:
+        """The seed is there to copy visitors' sandboxes from."""
+        return self.seed.exists()
+
     @property
     def workdir_root(self) -> Path:
         """Scratch space swept at start-up (backups are refused in demo mode)."""

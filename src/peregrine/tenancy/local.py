@@ -65,6 +65,19 @@ class LocalTenancy:
         """Every request gets the one local database."""
         return self.db
 
+    @contextlib.contextmanager
+    def lease(self, user_id: str | None = None) -> Iterator[UserDB]:
+        """The one database, for work outside a request (same interface as cloud mode)."""
+        with self.borrow() as db:
+            yield db
+
+    def ready(self) -> bool:
+        try:
+            self.db.execute("SELECT 1")
+        except Exception:
+            return False
+        return True
+
     def store(self, request: Request) -> LocalTenancy:
         """The requester's storage: in local mode there is one user, so it is this object."""
         return self

@@ -22,6 +22,11 @@ def get_user_id(request: Request) -> str | None:
     if not request.app.state.settings.cloud:
         return None
     user_id = getattr(request.state, "user_id", None)
+    if user_id is None:
+        # Routes that need only the identity (privacy, tiers) verify the session here; an
+        # invalid one raises AuthenticationRequired, answered with the sign-in page or 401.
+        user_id = request.app.state.tenancy.authenticate(request.headers)
+        request.state.user_id = user_id
     if not isinstance(user_id, str):
         raise HTTPException(401, "sign in to continue")
     try:

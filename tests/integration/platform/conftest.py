@@ -13,6 +13,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jwt
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -30,7 +32,6 @@ from psycopg.conninfo import make_conninfo
 from peregrine.app import create_app
 from peregrine.platform.migrate import migrate
 from peregrine.settings import Settings
-from peregrine.web.platform_deps import get_user_id
 
 ALICE = "a11ce000-0000-4000-8000-000000000001"
 BOB = "b0b00000-0000-4000-8000-000000000002"
@@ -131,7 +132,10 @@ def platform_url(pg: PgServer) -> str:
 
 
 def cloud_settings(tmp_path: Path, db_url: str | None, **extra: str) -> Settings:
+    data_root = tmp_path / "cloud-root"
+    data_root.mkdir(mode=0o700, exist_ok=True)
     env = {
+        "CLOUD_DATA_ROOT": str(data_root),
         "CLOUD_MODE": "true",
         "DIRECTUS_JWT_SECRET": _JWT,
         "CF_SERVER_SECRET": _CF,
@@ -146,16 +150,26 @@ def cloud_settings(tmp_path: Path, db_url: str | None, **extra: str) -> Settings
 
 
 class SignedIn:
-    """Stands in for the cloud session layer: whoever ``as_`` names is signed in."""
+    """Signs a test client in as whoever ``as_`` names, with a real Directus-shaped session
+    token in the cookie the session layer reads."""
 
-    def __init__(self, user_id: str = ALICE) -> None:
-        self.user_id = user_id
+    def __init__(self, client: TestClient, user_id: str = ALICE) -> None:
+        self.client = client
+        self.as_(user_id)
 
     def as_(self, user_id: str) -> None:
         self.user_id = user_id
-
-    def __call__(self) -> str:
-        return self.user_id
+        now = int(time.time())
+        claims = {
+            "id": user_id,
+            "role": str(uuid.uuid4()),
+            "app_access": True,
+            "admin_access": False,
+            "iat": now,
+            "exp": now + 900,
+            "iss": "directus",
+        }
+        self.client.cookies.set("directus_session_token", jwt.encode(claims, _JWT, "HS256"))
 
 
 @pytest.fixture
@@ -166,10 +180,9 @@ def make_cloud_client(
 
     def make(db_url: str | None, **extra: str) -> tuple[TestClient, FastAPI, SignedIn]:
         app = create_app(cloud_settings(tmp_path, db_url, **extra))
-        who = SignedIn()
-        app.dependency_overrides[get_user_id] = who
         client = TestClient(app, base_url="http://127.0.0.1:8505")
         client.__enter__()
+        who = SignedIn(client)
         clients.append(client)
         return client, app, who
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-
-from peregrine.web.deps import UserDBDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,10 +15,8 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=None)
-def readyz(db: UserDBDep) -> JSONResponse | dict[str, str]:
-    """The process can reach its storage."""
-    try:
-        db.execute("SELECT 1")
-    except Exception:
+def readyz(request: Request) -> JSONResponse | dict[str, str]:
+    """The process can reach its storage (in cloud mode: the data root, without a user)."""
+    if not request.app.state.tenancy.ready():
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return {"status": "ready"}

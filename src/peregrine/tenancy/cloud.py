@@ -1,0 +1,292 @@
+"""Cloud mode: every request names its user through a Directus session; each user has
+their own encrypted database. Code below this module receives a ``UserDB`` and never
+learns that other tenants exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from peregrine.settings import Settings
+from peregrine.storage.backup import RestoreInProgressError, sweep_workdirs
+from peregrine.storage.backup_swap import recover_after_crash, rollback_files, swap_in
+from peregrine.storage.migrate import MigrationError
+from peregrine.storage.registry import HandleRegistry
+from peregrine.storage.userdb import NotADatabaseError, StorageError, UserDB
+from peregrine.tenancy import provisioning
+from peregrine.tenancy.identity import IdentityError, Tenant, TenantLayout, derive_key
+from peregrine.tenancy.keycheck import KeyCheckError, check_canary
+from peregrine.tenancy.local import WORKDIR_NAME
+from peregrine.tenancy.rotation import rekey
+from peregrine.tenancy.session import (
+    RevocationCheck,
+    SessionCheckUnavailable,
+    SessionError,
+    TokenVerifier,
+    cookie_header,
+    session_token,
+)
+
+log = logging.getLogger("peregrine.tenancy")
+
+_SWEEP_EVERY_SECONDS = 30.0
+
+
+class AuthenticationRequired(Exception):
+    """The request has no valid session; it gets the sign-in page or a JSON 401."""
+
+
+class TenantUnavailable(Exception):
+    """The user is known but their data cannot be served now (503); the operator log says
+    why. The message is safe to show."""
+
+
+class CloudTenancy:
+    """Resolves each request to its user's database; owns the handle registry."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.directus_jwt_secret is None or settings.cf_server_secret is None:
+            raise StorageError("cloud mode needs DIRECTUS_JWT_SECRET and CF_SERVER_SECRET")
+        self.settings = settings
+        self._server_secret = settings.cf_server_secret.reveal().encode()
+        previous = settings.cf_server_secret_previous
+        self._previous_secret = previous.reveal().encode() if previous else None
+        self.verifier = TokenVerifier(settings.directus_jwt_secret.reveal().encode())
+        self.layout = TenantLayout(
+            settings.cloud_data_root, settings.cloud_app_slug, self._server_secret
+        )
+        self.registry = HandleRegistry(
+            max_open=settings.cloud_db_cache_size, idle_seconds=settings.cloud_db_idle_seconds
+        )
+        self.revocation: RevocationCheck | None = None
+        self._next_sweep = 0.0
+        # Per-user restore gate: requests in flight are counted so a restore can wait for
+        # them, and users being restored get 409 instead of a half-swapped database.
+        self._gate = threading.Condition()
+        self._in_flight: Counter[str] = Counter()
+        self._replacing: set[str] = set()
+
+    @property
+    def workdir_root(self) -> Path:
+        """Process-wide scratch space (per-user scratch lives in each user's folder)."""
+        return self.settings.cloud_data_root / WORKDIR_NAME
+
+    # -- lifespan ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        root = self.settings.cloud_data_root
+        if not root.is_dir():
+            raise StorageError(
+                f"CLOUD_DATA_ROOT {root} does not exist or is not a folder; create it "
+                "(owned by the service user, mode 0700) before starting"
+            )
+        if check_canary(self.layout.root, self._server_secret, previous=self._previous_secret):
+            log.info("fresh data root: created the key-check canary")
+        if self.settings.directus_url:
+            self.revocation = RevocationCheck(
+                self.settings.directus_url,
+                self.settings.session_cookie_name,
+            )
+        else:
+            log.warning(
+                "DIRECTUS_URL is not set: a signed-out or suspended user keeps access until "
+                "their session token expires"
+            )
+
+    def stop(self) -> None:
+        self.registry.close_all()
+        if self.revocation is not None:
+            self.revocation.close()
+            self.revocation = None
+
+    def ready(self) -> bool:
+        """Serving is possible: the data root is there and the secret still opens it."""
+        try:
+            # Never creates: a canary vanishing at run time means the data root changed.
+            check_canary(self.layout.root, self._server_secret, create=False)
+        except (OSError, StorageError):
+            return False
+        return True
+
+    # -- per request ------------------------------------------------------------------
+
+    def authenticate(self, headers: Any) -> str:
+        """The verified user id of a request, or ``AuthenticationRequired``."""
+        try:
+            token = session_token(cookie_header(headers), self.settings.session_cookie_name)
+            session = self.verifier.verify(token)
+            if self.revocation is not None:
+                self.revocation.confirm(session, token)
+        except SessionError as exc:
+            # The reason helps operators; it never contains the token.
+            log.info("sign-in required: %s", exc)
+            raise AuthenticationRequired(str(exc)) from None
+        except SessionCheckUnavailable as exc:
+            raise TenantUnavailable(str(exc)) from None
+        return session.user_id
+
+    def store(self, request: Any) -> CloudUserStore:
+        """The signed-in user's storage (see tenancy/store.py); 401/503 otherwise."""
+        user_id = self.authenticate(request.headers)
+        try:
+            tenant = self.layout.tenant(user_id)
+        except IdentityError as exc:
+            log.error("refusing user %s: %s", user_id, exc)
+            raise TenantUnavailable("this account's data is unavailable") from None
+        request.state.user_id = user_id
+        return CloudUserStore(self, tenant)
+
+    @contextlib.contextmanager
+    def borrow_user(self, user_id: str) -> Iterator[UserDB]:
+        with self._gate:
+            if user_id in self._replacing:
+                raise RestoreInProgressError("your data is being restored; try again in a moment")
+            self._in_flight[user_id] += 1
+        try:
+            with self.lease(user_id) as db:
+                yield db
+        finally:
+            with self._gate:
+                self._in_flight[user_id] -= 1
+                if self._in_flight[user_id] <= 0:
+                    del self._in_flight[user_id]
+                self._gate.notify_all()
+
+    def replace_user_database(
+        self, user_id: str, action: Callable[[], None], *, drain_timeout_s: float = 30.0
+    ) -> None:
+        """Run ``action`` (a file swap) with the user's requests drained and handle closed."""
+        with self._gate:
+            if user_id in self._replacing:
+                raise RestoreInProgressError("a restore is already running; try again later")
+            self._replacing.add(user_id)
+            drained = self._gate.wait_for(
+                lambda: self._in_flight[user_id] == 0, timeout=drain_timeout_s
+            )
+            if not drained:
+                self._replacing.discard(user_id)
+                self._gate.notify_all()
+                raise RestoreInProgressError("your data is busy; try the restore again")
+        try:
+            self.close_user(user_id)
+            action()
+        finally:
+            with self._gate:
+                self._replacing.discard(user_id)
+                self._gate.notify_all()
+
+    def resolve(self, request: Any) -> UserDB:
+        user_id = self.authenticate(request.headers)
+        db = self.open_user(user_id)
+        request.state.user_id = user_id
+        return db
+
+    def release(self, request: Any, db: UserDB) -> None:
+        user_id = getattr(request.state, "user_id", None)
+        if user_id is not None:
+            self.registry.release(user_id, db)
+
+    def open_user(self, user_id: str) -> UserDB:
+        """Lease the user's handle (provisioning on first use); pair with ``release``."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + _SWEEP_EVERY_SECONDS
+            self.registry.sweep()
+        try:
+            tenant = self.layout.tenant(user_id)
+        except IdentityError as exc:
+            log.error("refusing user %s: %s", user_id, exc)
+            raise TenantUnavailable("this account's data is unavailable") from None
+        return self.registry.acquire(tenant.user_id, lambda: self._open(tenant))
+
+    def _open(self, tenant: Tenant) -> UserDB:
+        try:
+            provisioning.provision(tenant)
+            # A process killed mid-restore or mid-export may have left staged files or a
+            # decrypted scratch copy behind; clear them before the user's data is served.
+            recover_after_crash(tenant.db_path)
+            sweep_workdirs(tenant.folder / WORKDIR_NAME)
+            try:
+                return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+            except NotADatabaseError:
+                if not self._rekey_from_previous(tenant):
+                    raise
+                return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+        except NotADatabaseError:
+            log.error(
+                "user %s: %s does not open with the key derived from CF_SERVER_SECRET; "
+                "the file was left untouched (wrong secret, unfinished rotation, or damage)",
+                tenant.user_id,
+                tenant.db_path,
+            )
+            raise TenantUnavailable("this account's data is unavailable") from None
+        except provisioning.TenantDataMissingError:
+            raise TenantUnavailable("this account's data is unavailable") from None
+        except (StorageError, MigrationError, OSError) as exc:
+            log.error("user %s: cannot open the database: %s", tenant.user_id, exc)
+            raise TenantUnavailable("this account's data is unavailable") from None
+
+    def _rekey_from_previous(self, tenant: Tenant) -> bool:
+        if self._previous_secret is None:
+            return False
+        try:
+            rekey(
+                tenant.db_path,
+                old_key=derive_key(self._previous_secret, tenant.user_id),
+                new_key=tenant.key,
+            )
+        except NotADatabaseError:
+            return False
+        log.info("key rotation: re-keyed the database of user %s", tenant.user_id)
+        return True
+
+    @contextlib.contextmanager
+    def lease(self, user_id: str) -> Iterator[UserDB]:
+        """A user's database for work outside a request (background tasks): the handle is
+        not closed by eviction until the block ends."""
+        db = self.open_user(user_id)
+        try:
+            yield db
+        finally:
+            self.registry.release(user_id, db)
+
+    def close_user(self, user_id: str) -> None:
+        """Close the user's open handle (before deleting their data)."""
+        self.registry.close_user(user_id)
+
+
+class CloudUserStore:
+    """One signed-in user's storage, as tenancy/store.py describes."""
+
+    def __init__(self, tenancy: CloudTenancy, tenant: Tenant) -> None:
+        self._tenancy = tenancy
+        self._tenant = tenant
+        self.workdir_root: Path = tenant.folder / WORKDIR_NAME
+
+    def borrow(self) -> contextlib.AbstractContextManager[UserDB]:
+        return self._tenancy.borrow_user(self._tenant.user_id)
+
+    def location(self) -> tuple[Path, bytes | None]:
+        return self._tenant.db_path, self._tenant.key
+
+    def replace_database(self, staged: Path) -> None:
+        path, key = self.location()
+        self._tenancy.replace_user_database(
+            self._tenant.user_id, lambda: swap_in(staged, path, key=key)
+        )
+
+    def rollback_database(self) -> None:
+        path, key = self.location()
+        self._tenancy.replace_user_database(
+            self._tenant.user_id, lambda: rollback_files(path, key=key)
+        )
+
+
+__all__ = ["AuthenticationRequired", "CloudTenancy", "KeyCheckError", "TenantUnavailable"]
