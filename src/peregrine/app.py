@@ -18,8 +18,12 @@ from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
     api_jobs,
     api_reference,
+    api_workspace,
     health,
+    pages_apply,
     pages_home,
+    pages_pipeline,
+    pages_prep,
     pages_review,
     pages_settings,
 )
@@ -62,4 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages_home.router)
     app.include_router(pages_review.router)
     app.include_router(pages_settings.router)
+    app.include_router(api_workspace.router)
+    app.include_router(pages_apply.router)
+    app.include_router(pages_pipeline.router)
+    app.include_router(pages_prep.router)
     return app
