@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, replace
 from html import unescape
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
@@ -28,7 +29,11 @@ def csrf(client: TestClient) -> str:
 
 def post_form(client: TestClient, path: str, data: dict[str, Any] | list[Any]) -> Any:
     if isinstance(data, list):
-        return client.post(path, data=[("csrf_token", csrf(client)), *data])  # type: ignore[arg-type]
+        # Repeated field names (practice Q&A rows) need a hand-encoded body.
+        body = urlencode([("csrf_token", csrf(client)), *data])
+        return client.post(
+            path, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
     return client.post(path, data={"csrf_token": csrf(client), **data})
 
 
