@@ -235,3 +235,12 @@ def test_job_pages_answer_404_for_a_missing_job(client: TestClient) -> None:
     assert post_form(client, "/pipeline/999/notes", {"notes": "x"}).status_code == 404
     assert post_form(client, "/pipeline/999/contacts", {"contact-name": "x"}).status_code == 404
     assert post_form(client, "/pipeline/999/messages", {"message-subject": "x"}).status_code == 404
+
+
+def test_approved_jobs_are_listed_as_ready_to_apply(client: TestClient) -> None:
+    db = user_db(client)
+    job_id = add_job(db, 1, status="approved", title="Approved role")
+    html = client.get("/pipeline").text
+    assert "Ready to apply" in html
+    assert f'href="/apply/{job_id}"' in html
+    assert f'id="card-{job_id}"' not in html

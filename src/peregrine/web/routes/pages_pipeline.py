@@ -25,6 +25,8 @@ router = APIRouter(include_in_schema=False)
 
 CLOSED = ("withdrawn", "declined")
 BOARD_LIMIT = 2000
+# Approved jobs waiting for an application, listed above the board as links to Apply.
+READY_LIMIT = 30
 MAX_NOTES = 50_000
 MOVE_LABELS = {
     "rejected": "Rejected here",
@@ -71,12 +73,17 @@ def board(conn: Any) -> tuple[list[Column], Column]:
 def pipeline_page(request: Request, db: UserDBDep) -> HTMLResponse:
     with db.read() as conn:
         columns, closed = board(conn)
+        ready, ready_total = job_q.list_jobs(
+            conn, flt=job_q.JobFilter(statuses=("approved",)), sort="score", limit=READY_LIMIT
+        )
     return render(
         request,
         "pipeline/index.html",
         {
             "columns": columns,
             "closed": closed,
+            "ready": ready,
+            "ready_total": ready_total,
             "allowed_moves": pipeline.allowed_moves,
             "move_label": move_label,
             "status_labels": pipeline.STATUS_LABELS,
