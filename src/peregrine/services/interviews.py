@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from peregrine.lib.clock import utcnow
@@ -33,14 +34,21 @@ class InterviewTime:
         return self.local.replace(tzinfo=ZoneInfo(self.zone)).astimezone(UTC)
 
 
-def zone_names() -> list[str]:
-    return sorted(available_timezones())
+@cache
+def _known_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk on every call (tens of ms).
+    return frozenset(available_timezones())
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    return tuple(sorted(_known_zones()))
 
 
 def _zone(name: str) -> ZoneInfo | None:
     # ZoneInfo accepts some odd keys (and raises ValueError on paths), so only names from
     # the tz database are taken.
-    if not name or len(name) > 64 or name not in available_timezones():
+    if not name or len(name) > 64 or name not in _known_zones():
         return None
     try:
         return ZoneInfo(name)
