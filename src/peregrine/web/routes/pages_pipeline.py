@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -240,8 +240,6 @@ def interview_ics(db: UserDBDep, job_id: int) -> Response:
     job = job_exists(db, job_id)
     when = interviews.from_stored(job.interview_at, job.interview_tz)
     if when is None:
-        from fastapi import HTTPException
-
         raise HTTPException(404, "No interview time is set for this job.")
     body = interviews.ics(
         job_id=job.id,
