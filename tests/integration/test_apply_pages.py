@@ -174,6 +174,12 @@ def test_answers_can_be_added_edited_deleted_and_reused(client: TestClient) -> N
         (None, "Why us?", "Mission."),
         (other, "Why us?", "Mission."),
     ]
+    forgotten = post_form(
+        client, f"/apply/{job_id}/answers/insert", {"saved_id": str(saved_id), "action": "forget"}
+    )
+    assert "Saved answer deleted" in flashes(forgotten.text)[0]
+    left = db.execute("SELECT job_id FROM application_answers")
+    assert [r[0] for r in left] == [other]
 
 
 def test_an_answer_without_a_question_is_refused_and_the_answer_kept(client: TestClient) -> None:

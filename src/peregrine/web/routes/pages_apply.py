@@ -184,14 +184,17 @@ async def add_answer(request: Request, db: UserDBDep, job_id: int) -> Response:
 
 @router.post("/apply/{job_id}/answers/insert", name="apply_answer_insert")
 async def insert_saved(request: Request, db: UserDBDep, job_id: int) -> Response:
-    """Copy a reusable saved answer into this job's questions."""
+    """Copy a reusable saved answer into this job's questions, or forget it."""
     form = FormReader(await request.form())
     saved_id = form.integer("saved_id", label="Saved answer", low=1, high=2**62, default=0)
+    forget = form.raw("action") == "forget"
     response = redirect(request, "apply", job_id=job_id)
 
     def insert() -> bool:
         with db.write() as conn:
             require_job(conn, job_id)
+            if forget:
+                return answer_q.delete_answer(conn, answer_id=saved_id, job_id=None)
             saved = answer_q.get_answer(conn, answer_id=saved_id)
             if saved is None or saved.job_id is not None:
                 return False
@@ -200,10 +203,12 @@ async def insert_saved(request: Request, db: UserDBDep, job_id: int) -> Response
             )
             return True
 
-    if form.ok and await run_in_threadpool(insert):
-        flash(response, request, "success", "Saved answer added to this application.")
-    else:
+    if not (form.ok and await run_in_threadpool(insert)):
         flash(response, request, "error", "That saved answer does not exist.")
+    elif forget:
+        flash(response, request, "success", "Saved answer deleted; answers already used stay.")
+    else:
+        flash(response, request, "success", "Saved answer added to this application.")
     return response
 
 
