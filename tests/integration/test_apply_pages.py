@@ -252,3 +252,20 @@ def test_the_pdf_link_says_plainly_that_export_is_not_available(client: TestClie
     response = client.get(f"/apply/{job_id}/letter.pdf")
     assert response.status_code == 503
     assert "PDF export is not available yet." in response.text
+
+
+def test_what_the_user_typed_is_escaped_everywhere_it_is_shown(client: TestClient) -> None:
+    db = user_db(client)
+    job_id = add_job(db, status="interviewing")
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    post_form(client, f"/apply/{job_id}/letter", {"letter": evil})
+    post_form(client, f"/apply/{job_id}/answers", {"question": evil, "answer": evil})
+    post_form(client, f"/pipeline/{job_id}/contacts", {"contact-name": evil})
+    post_form(client, f"/pipeline/{job_id}/notes", {"notes": evil})
+    post_form(client, f"/pipeline/{job_id}/messages", {"message-subject": evil})
+    post_form(client, f"/prep/{job_id}", {"talking_points": evil, "question": evil})
+    for path in (f"/apply/{job_id}", f"/pipeline/{job_id}", f"/prep/{job_id}", "/pipeline"):
+        html = client.get(path).text
+        assert "<script>alert" not in html, path
+        assert "<img src=x" not in html, path
+    assert "&lt;script&gt;alert(&#34;x&#34;)" in client.get(f"/apply/{job_id}").text
