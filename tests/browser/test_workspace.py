@@ -170,3 +170,43 @@ def test_the_pages_fit_a_375_px_phone(live_server: LiveServer, browser) -> None:
             screenshot(page, f"{name}-375")
     finally:
         context.close()
+
+
+def test_task_progress_updates_without_losing_what_is_typed(tmp_path, page) -> None:  # type: ignore[no-untyped-def]
+    # An in-process uvicorn server, so the test can hand the app a task queue and finish
+    # the task while the page is open.
+    import threading
+
+    import uvicorn
+
+    from peregrine.app import create_app
+    from peregrine.settings import Settings
+    from tests.browser.conftest import free_port
+    from tests.integration.workspace_helpers import RecordingQueue, add_job
+
+    settings = Settings.from_env({"PEREGRINE_DATA_DIR": str(tmp_path / "data")})
+    app = create_app(settings)
+    queue = RecordingQueue()
+    app.state.tasks = queue
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job_id = add_job(app.state.tenancy.db, 1)
+        queue.submit(app.state.tenancy.db, kind="cover_letter", job_id=job_id)
+        page.goto(f"http://127.0.0.1:{port}/apply/{job_id}")
+        assert "Cover letter: queued" in page.locator('[data-kind="cover_letter"]').inner_text()
+        page.fill("#f-letter", "Half-written letter")
+        queue.finish(1, status="failed", error="no LLM backend is configured")
+        panel = page.locator('[data-task-state][data-status="failed"]')
+        panel.wait_for(timeout=15_000)
+        assert "no LLM backend is configured" in panel.inner_text()
+        assert panel.locator("a", has_text="set up an LLM backend").count() == 1
+        assert page.input_value("#f-letter") == "Half-written letter"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
