@@ -41,9 +41,13 @@ from peregrine.web.routes import (
     api_reference,
     api_settings,
     api_tasks,
+    api_workspace,
     health,
     metrics,
+    pages_apply,
     pages_home,
+    pages_pipeline,
+    pages_prep,
     pages_review,
     pages_settings,
     privacy_page,
@@ -148,4 +152,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_tasks.router)
     app.include_router(api_llm.router)
     app.include_router(api_letters.router)
+    app.include_router(api_workspace.router)
+    app.include_router(pages_apply.router)
+    app.include_router(pages_pipeline.router)
+    app.include_router(pages_prep.router)
     return app

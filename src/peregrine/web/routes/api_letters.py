@@ -46,7 +46,9 @@ def _require_job(db: Any, job_id: int) -> job_q.Job:
 
 
 def _queue(request: Request) -> TaskQueue:
-    queue: TaskQueue = request.app.state.tasks
+    queue: TaskQueue | None = getattr(request.app.state, "tasks", None)
+    if queue is None:
+        raise HTTPException(503, "Background tasks are not available in this installation yet.")
     return queue
 
 
@@ -176,12 +178,4 @@ def show_research(db: UserDBDep, job_id: int) -> dict[str, Any]:
     return found
 
 
-@router.get("/prep")
-def show_prep(db: UserDBDep, job_id: int) -> dict[str, Any]:
-    _require_job(db, job_id)
-    with db.read() as conn:
-        found = letter_q.get_prep(conn, job_id=job_id)
-        answers = letter_q.open_questions(conn, job_id=job_id)
-    if found is None:
-        raise HTTPException(404, "no interview prep for this job yet")
-    return {**found, "application_answers": answers}
+# The prep record itself (GET/PUT /prep) lives in api_workspace.py.
