@@ -68,7 +68,8 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Liv
     }
     process = subprocess.Popen([sys.executable, "-m", "peregrine", "serve"], env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: a loaded CI machine can take many seconds to import the app.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
@@ -78,7 +79,7 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Liv
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("server did not start in 30 s")
+    raise RuntimeError("server did not start in 120 s")
 
 
 @pytest.fixture

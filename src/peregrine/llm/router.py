@@ -25,10 +25,7 @@ from peregrine.llm.errors import (
     LLMNotConfiguredError,
     LLMUnavailableError,
 )
-from peregrine.llm.providers.anthropic import AnthropicProvider
 from peregrine.llm.providers.base import ChatRequest, Provider
-from peregrine.llm.providers.ollama import OllamaProvider
-from peregrine.llm.providers.openai_compat import OpenAICompatProvider
 from peregrine.settings import Secret, Settings
 from peregrine.storage.queries import llm_calls as call_q
 from peregrine.storage.queries.preferences import get_preference
@@ -40,11 +37,25 @@ DEMO_MESSAGE = (
     "AI features are switched off in the public demo. Install Peregrine yourself to use "
     "them with your own model."
 )
-_PROVIDERS: dict[str, Callable[..., Provider]] = {
-    "ollama": OllamaProvider,
-    "openai_compat": OpenAICompatProvider,
-    "anthropic": AnthropicProvider,
-}
+
+
+def _provider_class(kind: str) -> Callable[..., Provider]:
+    """The provider for a backend type, imported on first use: the official client
+    libraries take seconds to import, which every start-up (and CLI call) would pay."""
+    if kind == "ollama":
+        from peregrine.llm.providers.ollama import OllamaProvider
+
+        return OllamaProvider
+    if kind == "openai_compat":
+        from peregrine.llm.providers.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider
+    if kind == "anthropic":
+        from peregrine.llm.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider
+    raise KeyError(kind)
+
 
 ConfigSource = Callable[[UserDB], LLMConfig]
 
@@ -247,7 +258,7 @@ class LLMRouter:
         with self._lock:
             provider = self._providers.get(cache_key)
             if provider is None:
-                provider = _PROVIDERS[backend.type](
+                provider = _provider_class(backend.type)(
                     base_url=backend.base_url, timeout_s=backend.timeout_s, api_key=api_key
                 )
                 self._providers[cache_key] = provider
