@@ -44,7 +44,7 @@ def free_port() -> int:
 def _wait_until(
     url: str, process: subprocess.Popen[bytes], what: str, log: Path, *, verify: bool = True
 ) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:]
