@@ -107,9 +107,11 @@ class Job:
         return cls(*values, sources=sources or [values[_SOURCE]])
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        # A fixed tuple of names: dataclasses.fields() rebuilds its list on every call.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(Job))
 _ROW_FIELDS = [f for f in fields(Job) if f.name != "sources"]
 _ROW_NAMES = tuple(f.name for f in _ROW_FIELDS)
 JOB_COLUMNS = ", ".join(_ROW_NAMES)
