@@ -102,9 +102,10 @@ class Job:
         values[_EXPLANATION] = _json(values[_EXPLANATION], "{}")
         values[_GAPS] = _json(values[_GAPS], "[]")
         values[_FLAGS] = _json(values[_FLAGS], "[]")
-        if sources is None:
-            return cls(*values)
-        return cls(*values, sources=sources or [values[_SOURCE]])
+        if sources is not None:
+            # "sources" is the last field, right after the row's columns.
+            values.append(sources or [values[_SOURCE]])
+        return cls(*values)
 
     def to_dict(self) -> dict[str, Any]:
         # A fixed tuple of names: dataclasses.fields() rebuilds its list on every call.
