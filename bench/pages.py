@@ -87,7 +87,8 @@ def seed(data_dir: Path) -> None:
 
 def start(cmd: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    # Imports alone take ~20 s when the shared machine is busy.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             if httpx.get(url, timeout=1).status_code < 500:

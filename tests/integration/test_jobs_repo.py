@@ -141,3 +141,38 @@ def test_csv_import_stores_all_rows_in_one_transaction(db: UserDB) -> None:
     assert (summary.inserted, summary.merged) == (2, 0)
     summary = job_service.store_imported(db, parsed.jobs)
     assert (summary.inserted, summary.merged) == (0, 2)
+
+
+def test_best_match_puts_unscored_jobs_last_and_sorts_by_the_index(db: UserDB) -> None:
+    store(db, *[job_q.NewJob(title=f"R{i}", url=f"https://x.example/{i}") for i in range(4)])
+    with db.write() as conn:
+        # Jobs 1 and 3 scored, 2 and 4 not: unscored go last, newest first among them.
+        for job_id, score in ((1, 40.0), (3, 75.5)):
+            job_q.set_score(conn, job_id=job_id, score=score, explanation={}, gaps=[], now="x")
+    with db.read() as conn:
+        jobs, _ = job_q.list_jobs(conn, flt=job_q.JobFilter(statuses=("pending",)))
+        plan = " ".join(
+            r[3]
+            for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status IN (?) "
+                f"ORDER BY {job_q.SORT_ORDERS['score']} LIMIT 50",
+                ["pending"],
+            )
+        )
+    assert [j.id for j in jobs] == [3, 1, 4, 2]
+    assert "jobs_status_score" in plan
+    assert "TEMP B-TREE FOR ORDER BY" not in plan
+
+
+def test_a_job_row_keeps_its_stored_explanation_gaps_and_flags(db: UserDB) -> None:
+    store(db, job_q.NewJob(title="R", url="https://x.example/r"))
+    with db.write() as conn:
+        job_q.set_score(
+            conn, job_id=1, score=5, explanation={"matched": ["sql"]}, gaps=["go"], now="x"
+        )
+        bare = job_q.list_jobs(conn)[0][0]
+    assert bare.match_explanation == {"matched": ["sql"]}
+    assert bare.keyword_gaps == ["go"]
+    assert bare.flags == []
+    assert bare.is_remote is False
+    assert bare.sources == ["manual"]

@@ -11,7 +11,9 @@ from peregrine.lib.text import normalise_company, normalise_title
 
 SortOrder = Literal["score", "newest", "posted", "salary", "company", "title"]
 SORT_ORDERS: dict[str, str] = {
-    "score": "match_score IS NULL, match_score DESC, id DESC",
+    # SQLite sorts NULL below every value, so DESC already puts unscored jobs last; spelling
+    # it without "match_score IS NULL" lets the (status, match_score DESC) index do the sort.
+    "score": "match_score DESC, id DESC",
     "newest": "date_found DESC, id DESC",
     "posted": "date_posted IS NULL, date_posted DESC, id DESC",
     "salary": "salary_annual_max IS NULL, coalesce(salary_annual_max, salary_annual_min) DESC, "
@@ -93,22 +95,42 @@ class Job:
     def from_row(cls, row: Any, sources: list[str] | None = None) -> Job:
         # Positional access: rows are selected with JOB_COLUMNS in _ROW_NAMES order, and
         # by-name lookups of 34 columns cost more than the query on a 50-job page.
-        data = dict(zip(_ROW_NAMES, row, strict=True))
-        data["is_remote"] = bool(data["is_remote"])
-        data["match_explanation"] = json.loads(data["match_explanation"] or "{}")
-        data["keyword_gaps"] = json.loads(data["keyword_gaps"] or "[]")
-        data["flags"] = json.loads(data["flags"] or "[]")
+        values = list(row)
+        if len(values) != len(_ROW_NAMES):
+            raise ValueError(f"expected {len(_ROW_NAMES)} columns, got {len(values)}")
+        values[_IS_REMOTE] = bool(values[_IS_REMOTE])
+        values[_EXPLANATION] = _json(values[_EXPLANATION], "{}")
+        values[_GAPS] = _json(values[_GAPS], "[]")
+        values[_FLAGS] = _json(values[_FLAGS], "[]")
         if sources is not None:
-            data["sources"] = sources or [data["source"]]
-        return cls(**data)
+            # "sources" is the last field, right after the row's columns.
+            values.append(sources or [values[_SOURCE]])
+        return cls(*values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        # A fixed tuple of names: dataclasses.fields() rebuilds its list on every call.
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(Job))
 _ROW_FIELDS = [f for f in fields(Job) if f.name != "sources"]
 _ROW_NAMES = tuple(f.name for f in _ROW_FIELDS)
 JOB_COLUMNS = ", ".join(_ROW_NAMES)
+_IS_REMOTE = _ROW_NAMES.index("is_remote")
+_SOURCE = _ROW_NAMES.index("source")
+_EXPLANATION = _ROW_NAMES.index("match_explanation")
+_GAPS = _ROW_NAMES.index("keyword_gaps")
+_FLAGS = _ROW_NAMES.index("flags")
+
+
+def _json(text: str | None, empty: str) -> Any:
+    # Most rows hold "[]" or "{}"; building those directly skips the JSON parser.
+    text = text or empty
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return json.loads(text)
 
 
 @dataclass(frozen=True, slots=True)
