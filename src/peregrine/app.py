@@ -29,7 +29,7 @@ from peregrine.tasks.registry import DEFAULT, Registry
 from peregrine.tenancy.cloud import CloudTenancy
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
-from peregrine.web import errors, signin
+from peregrine.web import errors, signin, usage_events
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
     api_backup,
@@ -121,6 +121,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.platform = platform
     app.state.llm = llm
     app.state.tasks = tasks
+    metrics_registry.watch_tenant_handles(
+        (lambda: len(tenancy.registry)) if isinstance(tenancy, CloudTenancy) else (lambda: 1)
+    )
+    metrics_registry.watch_task_queue_depth(tasks.depth)
+    tasks.on_finished = usage_events.task_finished_reporter(platform.telemetry)
     errors.install(app)
     app.add_middleware(
         RequestMiddleware, metrics=metrics_registry if settings.metrics_enabled else None
