@@ -50,7 +50,6 @@ from peregrine.web.routes import (
     pages_prep,
     pages_review,
     pages_settings,
-    privacy_page,
 )
 from peregrine.web.security import SecurityMiddleware
 
@@ -146,9 +145,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_home.router)
     app.include_router(api_settings.router)
     app.include_router(api_privacy.router)
-    if settings.cloud:
-        # The consent page needs a platform user; it takes the Settings privacy tab's place.
-        app.include_router(privacy_page.router)
     app.include_router(pages_home.router)
     app.include_router(pages_review.router)
     app.include_router(pages_settings.router)
