@@ -59,7 +59,8 @@ def remember_task_owner(request: Request, db: object) -> None:
     """Tell the task queue whose database ``db`` is, so the task's completion can be
     reported for that user (tasks finish outside any request)."""
     user_id = event_user(request)
-    remember = getattr(request.app.state.tasks, "remember_owner", None)
+    # A queue may be absent (some test apps) or not support owners (another queue kind).
+    remember = getattr(getattr(request.app.state, "tasks", None), "remember_owner", None)
     if user_id is not None and remember is not None:
         remember(db, user_id)
 
