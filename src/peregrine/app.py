@@ -29,7 +29,7 @@ from peregrine.tasks.registry import DEFAULT, Registry
 from peregrine.tenancy.cloud import CloudTenancy
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
-from peregrine.web import errors, signin
+from peregrine.web import errors, signin, usage_events
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
     api_backup,
@@ -50,7 +50,6 @@ from peregrine.web.routes import (
     pages_prep,
     pages_review,
     pages_settings,
-    privacy_page,
 )
 from peregrine.web.security import SecurityMiddleware
 
@@ -121,6 +120,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.platform = platform
     app.state.llm = llm
     app.state.tasks = tasks
+    metrics_registry.watch_tenant_handles(
+        (lambda: len(tenancy.registry)) if isinstance(tenancy, CloudTenancy) else (lambda: 1)
+    )
+    metrics_registry.watch_task_queue_depth(tasks.depth)
+    tasks.on_finished = usage_events.task_finished_reporter(platform.telemetry)
     errors.install(app)
     app.add_middleware(
         RequestMiddleware, metrics=metrics_registry if settings.metrics_enabled else None
@@ -141,9 +145,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_home.router)
     app.include_router(api_settings.router)
     app.include_router(api_privacy.router)
-    if settings.cloud:
-        # The consent page needs a platform user; it takes the Settings privacy tab's place.
-        app.include_router(privacy_page.router)
     app.include_router(pages_home.router)
     app.include_router(pages_review.router)
     app.include_router(pages_settings.router)

@@ -42,7 +42,12 @@ def register_llm_handlers(registry: Registry, router: LLMRouter, settings: Setti
             options=options,
             progress=progress,
         )
-        return {"version": letter.version, "origin": letter.origin, "backend": letter.backend}
+        return {
+            "version": letter.version,
+            "origin": letter.origin,
+            "backend": letter.backend,
+            "words": len(letter.body.split()),
+        }
 
     def research_task(ctx: TaskContext) -> dict[str, Any]:
         def progress(stage: str, share: float) -> None:

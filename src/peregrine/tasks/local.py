@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from peregrine.lib.clock import now_iso
@@ -23,6 +25,10 @@ log = logging.getLogger("peregrine.tasks")
 
 MAX_PARAMS_BYTES = 64 * 1024
 _IDLE_WAIT_S = 5.0
+
+# Told about each task that succeeded: (owner, kind, result, seconds taken). The owner is
+# whoever ``remember_owner`` named for the task's database, or None.
+FinishedHook = Callable[[str | None, str, dict[str, Any], float], None]
 
 
 class LocalTaskQueue:
@@ -40,6 +46,10 @@ class LocalTaskQueue:
         # databases attached, bob's task 1 is not alice's task 1.
         self._cancel_requests: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
+        # Database path → the user it belongs to, as the web layer said at submit time;
+        # tasks run outside requests, so this is how a finished task knows its user.
+        self._owners: dict[str, str] = {}
+        self.on_finished: FinishedHook | None = None
 
     # -- lifecycle (owned by the app lifespan) ---------------------------------------------
 
@@ -56,6 +66,26 @@ class LocalTaskQueue:
             log.warning("%d task(s) were interrupted by a restart", interrupted)
         self._notify(queued)
         return interrupted
+
+    def remember_owner(self, db: UserDB, user_id: str) -> None:
+        with self._lock:
+            self._owners[str(db.path)] = user_id
+
+    def depth(self) -> int:
+        """Tasks queued or running across attached databases; read when metrics are
+        scraped, so a database that cannot be read counts as zero rather than failing."""
+        with self._lock:
+            dbs = list(self._dbs)
+        total = 0
+        for db in dbs:
+            if db.closed:
+                continue
+            try:
+                with db.read() as conn:
+                    total += task_q.count_active(conn)
+            except Exception:
+                log.warning("cannot read the task queue depth of one database")
+        return total
 
     def detach(self, db: UserDB) -> None:
         with self._lock:
@@ -208,6 +238,7 @@ class LocalTaskQueue:
         )
         handler = self.registry.get(info.kind)
         status, result, error = "failed", None, None
+        started = time.monotonic()
         try:
             if handler is None:
                 raise TaskError(f"no handler for task kind {info.kind!r}")
@@ -236,3 +267,10 @@ class LocalTaskQueue:
             log.exception("cannot record the outcome of task %d", task_id)
         with self._lock:
             self._cancel_requests.discard(key)
+            owner = self._owners.get(str(db.path))
+        if status == "succeeded" and result is not None and self.on_finished is not None:
+            try:
+                self.on_finished(owner, info.kind, result, time.monotonic() - started)
+            except Exception:
+                # Reporting must never turn finished work into a failure.
+                log.exception("the finished-task hook failed for task %d", task_id)

@@ -50,6 +50,35 @@ PlatformDep = Annotated[PlatformServices, Depends(get_platform)]
 TelemetryDep = Annotated[Telemetry | NoTelemetry, Depends(get_telemetry)]
 
 
+# Background task kinds that are gated features: every way of starting one is checked.
+TASK_FEATURES = {
+    "cover_letter": "cover_letter",
+    "research": "company_research",
+    "prep": "interview_prep",
+}
+
+
+def feature_refusal(request: Request, feature: str) -> str | None:
+    """Why the signed-in user may not use ``feature``, or None when they may.
+
+    Local and demo mode are never gated (their resolver allows everything).
+    """
+    if feature not in FEATURES:
+        raise UnknownFeature(feature)
+    user_id = get_user_id(request)
+    if get_platform(request).tiers.allows(user_id, feature):
+        return None
+    return f"{feature.replace('_', ' ')} needs the {FEATURES[feature]} plan or higher"
+
+
+def check_feature(request: Request, feature: str) -> None:
+    """Refuse with a JSON 403 unless the user's tier includes ``feature``: for routes
+    whose feature depends on the request body."""
+    message = feature_refusal(request, feature)
+    if message is not None:
+        raise HTTPException(403, message)
+
+
 def require_feature(feature: str) -> Any:
     """``Depends(...)`` that refuses the route unless the user's tier includes ``feature``.
 
@@ -58,12 +87,7 @@ def require_feature(feature: str) -> Any:
     if feature not in FEATURES:
         raise UnknownFeature(feature)
 
-    def check(request: Request, user_id: UserIdDep) -> None:
-        tiers = get_platform(request).tiers
-        if not tiers.allows(user_id, feature):
-            raise HTTPException(
-                403,
-                f"{feature.replace('_', ' ')} needs the {FEATURES[feature]} plan or higher",
-            )
+    def check(request: Request) -> None:
+        check_feature(request, feature)
 
     return Depends(check)

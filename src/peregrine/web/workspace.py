@@ -10,6 +10,7 @@ from fastapi import HTTPException, Request
 
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
+from peregrine.web import usage_events
 
 NO_TASKS = "Background tasks are not available in this installation yet."
 TASK_LABELS = {
@@ -79,6 +80,7 @@ def submit_task(
     queue = task_queue(request)
     if queue is None:
         return "error", NO_TASKS
+    usage_events.remember_task_owner(request, db)
     info = queue.submit(db, kind=kind, job_id=job_id, params=params)
     label = TASK_LABELS.get(kind, kind)
     if info.created:

@@ -205,8 +205,8 @@ def test_the_privacy_page_shows_the_user_s_choices_escaped(
     r = client.get("/settings/privacy")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
-    assert 'name="usage_events_enabled" checked' in r.text
-    assert 'name="all_disabled" >' in r.text
+    assert 'name="usage_events_enabled" value="1" checked' in r.text
+    assert 'name="all_disabled" value="1" >' in r.text
     assert "SUP-42" in r.text
     assert "r\\u00e9sum\\u00e9" not in r.text  # plain text, not JSON-escaped
     assert "Never: job descriptions" in r.text

@@ -163,3 +163,11 @@ def interrupt_running(conn: Any, *, now: str) -> int:
 
 def count_queued(conn: Any) -> int:
     return int(conn.execute("SELECT count(*) FROM tasks WHERE status = 'queued'").fetchone()[0])
+
+
+def count_active(conn: Any) -> int:
+    """Tasks queued or running: the queue depth the metrics gauge reports."""
+    row = conn.execute(
+        "SELECT count(*) FROM tasks WHERE status IN ('queued', 'running')"
+    ).fetchone()
+    return int(row[0])

@@ -18,6 +18,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from peregrine.storage.backup import BackupError, private_workdir
 from peregrine.storage.backup_export import BackupExport, open_export
 from peregrine.storage.backup_restore import RestoreLimits, stage_restore
+from peregrine.web import usage_events
 from peregrine.web.deps import SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["backup"])
@@ -47,10 +48,14 @@ async def download_backup(request: Request) -> StreamingResponse:
     chunks = export.chunks()
 
     async def body() -> AsyncIterator[bytes]:
+        sent = 0
         try:
             async for chunk in iterate_in_threadpool(chunks):
                 if chunk:
+                    sent += len(chunk)
                     yield chunk
+            # Only a download that reached its end counts as an export.
+            usage_events.backup_exported(request, size_bytes=sent)
         finally:
             # The client may go away mid-download: closing the generator removes the
             # decrypted snapshot right now, not at garbage collection.

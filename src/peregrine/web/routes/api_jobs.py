@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from peregrine.lib.clock import now_iso
@@ -12,6 +12,7 @@ from peregrine.services import jobs as job_service
 from peregrine.services import pipeline
 from peregrine.storage.queries import events as event_q
 from peregrine.storage.queries import jobs as job_q
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -190,27 +191,30 @@ def edit_job(db: UserDBDep, job_id: int, body: JobEditIn) -> JobOut:
 
 
 @router.post("/jobs/{job_id}/move", response_model=MoveOut)
-def move_job(db: UserDBDep, job_id: int, body: MoveIn) -> MoveOut:
+def move_job(request: Request, db: UserDBDep, job_id: int, body: MoveIn) -> MoveOut:
     """Move a job to another status, following the pipeline rules."""
     result = pipeline.move(db, job_id=job_id, to_status=body.status, note=body.note)
+    usage_events.jobs_moved(request, [result])
     return MoveOut(job_id=result.job_id, from_status=result.from_status, to_status=result.to_status)
 
 
 @router.post("/jobs/move", response_model=list[MoveOut])
-def move_jobs(db: UserDBDep, body: BulkMoveIn) -> list[MoveOut]:
+def move_jobs(request: Request, db: UserDBDep, body: BulkMoveIn) -> list[MoveOut]:
     """Move several jobs at once; if one move is refused, none happens."""
     results = pipeline.move_many(db, job_ids=body.job_ids, to_status=body.status)
+    usage_events.jobs_moved(request, results)
     return [
         MoveOut(job_id=r.job_id, from_status=r.from_status, to_status=r.to_status) for r in results
     ]
 
 
 @router.post("/jobs/undo", response_model=MoveOut | None)
-def undo(db: UserDBDep, job_id: int | None = None) -> MoveOut | None:
+def undo(request: Request, db: UserDBDep, job_id: int | None = None) -> MoveOut | None:
     """Undo the most recent move (of one job with ``job_id``, or of any job)."""
     result = pipeline.undo_last(db, job_id=job_id)
     if result is None:
         raise HTTPException(409, "there is nothing to undo")
+    usage_events.jobs_moved(request, [result])
     return MoveOut(job_id=result.job_id, from_status=result.from_status, to_status=result.to_status)
 
 

@@ -19,7 +19,9 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import letters as letter_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.tasks.queue import TaskQueue
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
+from peregrine.web.platform_deps import require_feature
 
 router = APIRouter(prefix="/api/v1/jobs/{job_id}", tags=["letters"])
 
@@ -45,6 +47,14 @@ def _require_job(db: Any, job_id: int) -> job_q.Job:
     return job
 
 
+def _submit_letter(
+    request: Request, db: Any, *, job_id: int, params: dict[str, Any]
+) -> dict[str, Any]:
+    usage_events.remember_task_owner(request, db)
+    info = _queue(request).submit(db, kind="cover_letter", job_id=job_id, params=params)
+    return info.to_dict()
+
+
 def _queue(request: Request) -> TaskQueue:
     queue: TaskQueue | None = getattr(request.app.state, "tasks", None)
     if queue is None:
@@ -61,22 +71,22 @@ def list_letters(db: UserDBDep, job_id: int) -> dict[str, Any]:
     return {"items": [v.to_dict() for v in versions]}
 
 
-@router.post("/letters/generate", status_code=202)
+@router.post("/letters/generate", status_code=202, dependencies=[require_feature("cover_letter")])
 def generate_letter(
     request: Request, db: UserDBDep, job_id: int, body: GenerateIn | None = None
 ) -> dict[str, Any]:
     """Start writing a new letter in the background; poll the returned task."""
     _require_job(db, job_id)
     params = (body or GenerateIn()).model_dump(exclude_none=True)
-    return _queue(request).submit(db, kind="cover_letter", job_id=job_id, params=params).to_dict()
+    return _submit_letter(request, db, job_id=job_id, params=params)
 
 
-@router.post("/letters/refine", status_code=202)
+@router.post("/letters/refine", status_code=202, dependencies=[require_feature("cover_letter")])
 def refine_letter(request: Request, db: UserDBDep, job_id: int, body: RefineIn) -> dict[str, Any]:
     """Start a refinement of the latest version with the user's feedback."""
     _require_job(db, job_id)
     params = body.model_dump(exclude_none=True)
-    return _queue(request).submit(db, kind="cover_letter", job_id=job_id, params=params).to_dict()
+    return _submit_letter(request, db, job_id=job_id, params=params)
 
 
 class StreamIn(GenerateIn):
@@ -87,7 +97,7 @@ def _event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-@router.post("/letters/stream")
+@router.post("/letters/stream", dependencies=[require_feature("cover_letter")])
 def stream_letter(
     request: Request, db: UserDBDep, job_id: int, body: StreamIn | None = None
 ) -> StreamingResponse:

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 from peregrine.storage.queries import jobs as job_q
 from peregrine.tasks.model import TaskInfo
 from peregrine.tasks.queue import TaskQueue
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
+from peregrine.web.platform_deps import TASK_FEATURES, check_feature
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
@@ -55,6 +57,11 @@ def submit_task(request: Request, db: UserDBDep, body: TaskIn) -> dict[str, Any]
         with db.read() as conn:
             if job_q.get_job(conn, job_id=body.job_id) is None:
                 raise HTTPException(404, f"job {body.job_id} not found")
+    feature = TASK_FEATURES.get(body.kind)
+    if feature is not None:
+        # The generic endpoint must not be a way around the generation routes' gates.
+        check_feature(request, feature)
+    usage_events.remember_task_owner(request, db)
     info = queue_of(request).submit(db, kind=body.kind, job_id=body.job_id, params=body.params)
     return info.to_dict()
 
@@ -72,4 +79,9 @@ def cancel_task(request: Request, db: UserDBDep, task_id: int) -> dict[str, Any]
 @router.post("/tasks/{task_id}/retry", status_code=202)
 def retry_task(request: Request, db: UserDBDep, task_id: int) -> dict[str, Any]:
     """Queue the same work again (for interrupted or failed tasks)."""
+    old = queue_of(request).get(db, task_id=task_id)
+    feature = TASK_FEATURES.get(old.kind) if old is not None else None
+    if feature is not None:
+        check_feature(request, feature)
+    usage_events.remember_task_owner(request, db)
     return _found(queue_of(request).retry(db, task_id=task_id), task_id)

@@ -20,7 +20,9 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import letter_versions as letter_q
 from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.queries import snapshots as snapshot_q
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
+from peregrine.web.platform_deps import TASK_FEATURES, check_feature
 from peregrine.web.routes.api_jobs import JobOut
 from peregrine.web.routes.pages_pipeline import board
 from peregrine.web.workspace import NO_TASKS, job_exists, require_job, task_queue
@@ -41,6 +43,7 @@ def _submit(
     if queue is None:
         raise HTTPException(503, NO_TASKS)
     job_exists(db, job_id)
+    usage_events.remember_task_owner(request, db)
     info = queue.submit(db, kind=kind, job_id=job_id, params=params)
     return JSONResponse(_task_json(info), status_code=202)
 
@@ -468,4 +471,5 @@ def save_prep(db: UserDBDep, job_id: int, body: PrepIn) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/prep/generate", status_code=202)
 def generate_prep(request: Request, db: UserDBDep, job_id: int, body: GenerateIn) -> Response:
     """Start a ``research`` or ``prep`` task for the job."""
+    check_feature(request, TASK_FEATURES[body.kind])
     return _submit(request, db, kind=body.kind, job_id=job_id, params=None)

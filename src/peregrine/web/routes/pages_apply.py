@@ -19,8 +19,10 @@ from peregrine.storage.queries import letter_versions as letter_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.queries import snapshots as snapshot_q
 from peregrine.storage.userdb import UserDB
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
+from peregrine.web.platform_deps import feature_refusal
 from peregrine.web.render import flash, redirect, render
 from peregrine.web.routes import api_letters
 from peregrine.web.workspace import job_exists, latest_tasks, require_job, submit_task
@@ -139,6 +141,11 @@ async def generate_letter(request: Request, db: UserDBDep, job_id: int) -> Respo
     await run_in_threadpool(job_exists, db, job_id)
     if not form.ok:
         return await run_in_threadpool(_invalid, request, db, job_id, form)
+    refused = feature_refusal(request, "cover_letter")
+    if refused is not None:
+        response = redirect(request, "apply", job_id=job_id)
+        flash(response, request, "error", f"Not started: {refused}.")
+        return response
     kind, message = await run_in_threadpool(
         lambda: submit_task(
             request, db, kind="cover_letter", job_id=job_id, params={"feedback": feedback}
@@ -265,6 +272,7 @@ async def mark_applied(request: Request, db: UserDBDep, job_id: int) -> Response
     except pipeline.TransitionError as exc:
         flash(response, request, "error", f"Not marked applied: {exc}.")
         return response
+    usage_events.jobs_moved(request, [result.move])
     text = "Marked applied; a snapshot of what you sent is kept."
     if result.follow_up_on:
         text += f" Follow up on {result.follow_up_on}."

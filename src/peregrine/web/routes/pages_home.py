@@ -16,6 +16,7 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
+from peregrine.web import usage_events
 from peregrine.web.charts import bar_chart
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
@@ -216,6 +217,7 @@ async def run_task(request: Request, db: UserDBDep) -> Response:
         profile = form.text("profile", label="Search profile", max_len=100)
         if profile:
             params["profile"] = profile
+    usage_events.remember_task_owner(request, db)
     info = await run_in_threadpool(lambda: queue.submit(db, kind=kind, params=params or None))
     label = TASK_KINDS[kind]
     flash(

@@ -17,6 +17,7 @@ from peregrine.services import interviews, pipeline
 from peregrine.storage.queries import contacts as contact_q
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.render import flash, redirect, render, url
@@ -127,6 +128,7 @@ async def pipeline_move(request: Request, db: UserDBDep, job_id: int) -> Respons
     except pipeline.TransitionError as exc:
         flash(response, request, "error", f"Not moved: {exc}.")
         return response
+    usage_events.jobs_moved(request, [result])
     flash(
         response,
         request,

@@ -16,6 +16,7 @@ from peregrine.storage.queries import snapshots as snapshot_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
+from peregrine.web.platform_deps import TASK_FEATURES, feature_refusal
 from peregrine.web.render import flash, redirect, render
 from peregrine.web.workspace import job_exists, latest_tasks, require_job, submit_task
 
@@ -120,6 +121,10 @@ async def generate(request: Request, db: UserDBDep, job_id: int) -> Response:
     response = redirect(request, "prep", job_id=job_id)
     if not form.ok:
         flash(response, request, "error", form.errors["kind"])
+        return response
+    refused = feature_refusal(request, TASK_FEATURES[kind])
+    if refused is not None:
+        flash(response, request, "error", f"Not started: {refused}.")
         return response
     level, message = await run_in_threadpool(
         lambda: submit_task(request, db, kind=kind, job_id=job_id, params=None)

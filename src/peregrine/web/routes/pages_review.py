@@ -17,6 +17,7 @@ from peregrine.lib.html import sanitise
 from peregrine.services import pipeline
 from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
+from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 from peregrine.web.fragments import FragmentCache
 from peregrine.web.render import flash, render, root, url
@@ -222,12 +223,13 @@ async def review_move(request: Request, db: UserDBDep) -> Response:
         return response
     ids = list(dict.fromkeys(int(v) for v in raw_ids))
     try:
-        await run_in_threadpool(
+        moved = await run_in_threadpool(
             lambda: pipeline.move_many(db, job_ids=ids, to_status=ACTIONS[action])
         )
     except (pipeline.TransitionError, pipeline.JobNotFoundError) as exc:
         flash(response, request, "error", f"Nothing was changed: {exc}.")
         return response
+    usage_events.jobs_moved(request, moved)
     noun = "job" if len(ids) == 1 else "jobs"
     flash(
         response, request, "success", f"{ACTION_DONE[action]} {len(ids)} {noun}. Press u to undo."
@@ -264,6 +266,7 @@ async def review_undo(request: Request, db: UserDBDep) -> Response:
         undone = await run_in_threadpool(
             lambda: review_service.undo_action(db, job_ids=ids, to_status=status)
         )
+        usage_events.jobs_moved(request, undone)
         if undone:
             back_to = pipeline.STATUS_LABELS[undone[0].to_status].lower()
             noun = "job is" if len(undone) == 1 else "jobs are"
@@ -278,6 +281,7 @@ async def review_undo(request: Request, db: UserDBDep) -> Response:
     if result is None:
         flash(response, request, "info", "There is nothing to undo.")
     else:
+        usage_events.jobs_moved(request, [result])
         flash(
             response,
             request,

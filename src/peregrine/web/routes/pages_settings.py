@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from peregrine.lib.clock import now_iso
+from peregrine.platform.support_access import SupportAccessError
 from peregrine.services.resume_parser import (
     ResumeParseError,
     StructuredResume,
@@ -19,10 +20,13 @@ from peregrine.services.resume_parser import (
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
+from peregrine.web import privacy_settings as privacy
 from peregrine.web import settings_forms as sf
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
+from peregrine.web.platform_deps import get_platform, get_user_id
 from peregrine.web.render import flash, redirect, render
+from peregrine.web.routes.api_privacy import COLLECTED
 
 router = APIRouter(include_in_schema=False)
 
@@ -345,4 +349,81 @@ def data_page(request: Request) -> HTMLResponse:
 
 @router.get("/settings/privacy", response_class=HTMLResponse, name="settings_privacy")
 def privacy_page(request: Request) -> HTMLResponse:
-    return _page(request, "settings_privacy", "privacy.html", {})
+    user_id = get_user_id(request)
+    if user_id is None:  # local and demo mode: the explanation only
+        return _page(request, "settings_privacy", "privacy.html", {"cloud": False})
+    try:
+        state = privacy.load(get_platform(request), user_id)
+    except privacy.PrivacyUnavailable as exc:
+        return _page(
+            request, "settings_privacy", "privacy.html", {"cloud": True, "unavailable": str(exc)}
+        )
+    return _page(
+        request,
+        "settings_privacy",
+        "privacy.html",
+        {"cloud": True, "state": state, "collected": COLLECTED, "hours": (4, 72)},
+    )
+
+
+@router.post("/settings/privacy", name="settings_privacy_save")
+async def privacy_save(request: Request) -> Response:
+    form = FormReader(await request.form())
+    response = redirect(request, "settings_privacy")
+    user_id = get_user_id(request)
+    if user_id is None:
+        flash(response, request, "error", "Privacy choices exist only in the hosted service.")
+        return response
+    choices = {
+        name: form.boolean(name)
+        for name in ("all_disabled", "usage_events_enabled", "content_sharing_enabled")
+    }
+    try:
+        await run_in_threadpool(privacy.save, get_platform(request), user_id, choices)
+    except privacy.PrivacyUnavailable as exc:
+        flash(response, request, "error", str(exc))
+        return response
+    flash(response, request, "success", "Privacy choices saved.")
+    return response
+
+
+@router.post("/settings/privacy/support", name="settings_support_grant")
+async def support_grant(request: Request) -> Response:
+    form = FormReader(await request.form())
+    response = redirect(request, "settings_privacy")
+    user_id = get_user_id(request)
+    if user_id is None:
+        flash(response, request, "error", "Support access exists only in the hosted service.")
+        return response
+    hours = form.integer("hours", label="Hours", low=4, high=72, default=24)
+    ticket = form.text("ticket_ref", label="Ticket reference", max_len=64, required=True)
+    if not form.ok:
+        flash(response, request, "error", " ".join(form.errors.values()))
+        return response
+    try:
+        await run_in_threadpool(privacy.grant, get_platform(request), user_id, hours, ticket)
+    except (privacy.PrivacyUnavailable, SupportAccessError) as exc:
+        flash(response, request, "error", f"Support access not granted: {exc}.")
+        return response
+    flash(response, request, "success", f"Support may access your account for {hours} hours.")
+    return response
+
+
+@router.post("/settings/privacy/support/{grant_id}/revoke", name="settings_support_revoke")
+async def support_revoke(request: Request, grant_id: int) -> Response:
+    await request.form()
+    response = redirect(request, "settings_privacy")
+    user_id = get_user_id(request)
+    if user_id is None:
+        flash(response, request, "error", "Support access exists only in the hosted service.")
+        return response
+    try:
+        revoked = await run_in_threadpool(privacy.revoke, get_platform(request), user_id, grant_id)
+    except privacy.PrivacyUnavailable as exc:
+        flash(response, request, "error", str(exc))
+        return response
+    if revoked:
+        flash(response, request, "success", "Support access ended.")
+    else:
+        flash(response, request, "error", "No active support access with that id.")
+    return response
