@@ -95,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
             # Restart recovery: tasks left running by a previous process become
             # 'interrupted', queued ones resume. Other users' databases attach on submit.
             tasks.attach(tenancy.db)
+            tenancy.on_reopen.append(tasks.follow)
         tasks.start()
         log.info("peregrine %s started in %s mode", __version__, settings.mode)
         try:

@@ -62,6 +62,13 @@ class LocalTaskQueue:
             if db in self._dbs:
                 self._dbs.remove(db)
 
+    def follow(self, old: UserDB | None, new: UserDB) -> None:
+        """Serve ``new`` instead of ``old`` (a restored or rolled-back database), so the
+        tasks queued in the restored database run."""
+        if old is not None:
+            self.detach(old)
+        self.attach(new)
+
     def start(self) -> None:
         self._stopping = False
         for number in range(self.workers):
