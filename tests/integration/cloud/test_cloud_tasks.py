@@ -72,10 +72,9 @@ def test_each_tenants_tasks_run_against_their_own_database_after_eviction(
         assert sorted(who for who, _ in ran) == ["alice", "bob"]
         # Each task wrote into its own tenant's database, nowhere else.
         for user_id, who in ((ALICE, "alice"), (BOB, "bob")):
-            with app.state.tenancy.lease(user_id) as db:
-                with db.read() as conn:
-                    value = conn.execute("SELECT value FROM preferences WHERE key = 'mark'")
-                    assert value.fetchone()[0] == f'"{who}"'
+            with app.state.tenancy.lease(user_id) as db, db.read() as conn:
+                value = conn.execute("SELECT value FROM preferences WHERE key = 'mark'")
+                assert value.fetchone()[0] == f'"{who}"'
         # A later task, after more evictions, still runs.
         third = client.post(
             "/api/v1/tasks", json={"kind": "mark", "params": {"who": "alice"}}, headers=alice
