@@ -94,6 +94,11 @@ def create_app(settings: Settings) -> FastAPI:
             # Restart recovery: tasks left running by a previous process become
             # 'interrupted', queued ones resume. Other users' databases attach on submit.
             tasks.attach(tenancy.db)
+            tenancy.on_reopen.append(tasks.follow)
+        elif isinstance(tenancy, CloudTenancy):
+            # Request handles may be closed by the registry once the request ends: workers
+            # open each user's database themselves, for as long as a task runs.
+            tasks.open_through(owner_of=tenancy.owner_of, lease=tenancy.lease)
         tasks.start()
         log.info("peregrine %s started in %s mode", __version__, settings.mode)
         try:

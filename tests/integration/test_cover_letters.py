@@ -19,7 +19,7 @@ from peregrine.llm.router import build_router
 from peregrine.services import cover_letters, letter_pdf
 from peregrine.services.cover_letters import LetterError, LetterOutputError
 from peregrine.settings import Settings
-from peregrine.storage.queries import letters as letter_q
+from peregrine.storage.queries import letter_versions as letter_q
 from peregrine.storage.userdb import UserDB
 from peregrine.tenancy.demo import VISITOR_COOKIE
 from tests.support.llm_servers import FakeLLMServer, backend_entry, fake_llm

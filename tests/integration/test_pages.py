@@ -365,7 +365,7 @@ def test_keywords_and_blocklist_are_saved(client: TestClient) -> None:
 
 def test_llm_backends_are_stored_in_local_mode(client: TestClient) -> None:
     html = client.get("/settings/llm").text
-    assert "not available yet" in html
+    assert "No backend to test" in html
     response = post_form(
         client,
         "/settings/llm",

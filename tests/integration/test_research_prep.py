@@ -15,7 +15,8 @@ from peregrine.lib.clock import now_iso
 from peregrine.llm.router import build_router
 from peregrine.services import prep, research
 from peregrine.settings import Settings
-from peregrine.storage.queries import letters as letter_q
+from peregrine.storage.queries import answers as answer_q
+from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.userdb import UserDB
 from tests.support.llm_servers import FakeLLMServer, backend_entry, fake_llm
 from tests.support.seed import seed_alice, use_backend
@@ -116,13 +117,13 @@ def test_research_uses_search_results_and_masks_nda(
     assert "javascript:" not in prompt
     assert "Umbrella" not in prompt
     with db.read() as conn:
-        stored = letter_q.get_research(conn, job_id=job_id)
+        stored = prep_q.get_research(conn, job_id=job_id)
     assert stored is not None
-    assert stored["sources"] == ["https://news.example/hydra-b"]
-    assert stored["brief"]["recent_news"] == "- Opened a Leeds office"
+    assert stored.sources == ["https://news.example/hydra-b"]
+    assert stored.brief["recent_news"] == "- Opened a Leeds office"
     # A model that names an NDA employer anyway has it masked before it is stored.
-    assert "Umbrella" not in stored["brief"]["talking_points"]
-    assert set(stored["brief"]) == set(research.SECTIONS)
+    assert "Umbrella" not in stored.brief["talking_points"]
+    assert set(stored.brief) == set(research.SECTIONS)
     assert outcome["sources"] == 1
 
 
@@ -136,7 +137,7 @@ def test_research_reads_markdown_sections_when_the_model_ignores_json(
     research.research_company(db, router, job_id=job_id, searxng_url=None)
     router.close()
     with db.read() as conn:
-        brief = letter_q.get_research(conn, job_id=job_id)["brief"]  # type: ignore[index]
+        brief = prep_q.get_research(conn, job_id=job_id).brief  # type: ignore[union-attr]
     assert brief == {"overview": "Makes batteries.", "red_flags": "High churn."}
 
 
@@ -151,7 +152,7 @@ def test_research_with_an_unreadable_answer_saves_nothing(
         research.research_company(db, router, job_id=job_id, searxng_url=None)
     router.close()
     with db.read() as conn:
-        assert letter_q.get_research(conn, job_id=job_id) is None
+        assert prep_q.get_research(conn, job_id=job_id) is None
 
 
 def test_prep_writes_practice_answers_and_a_recruiter_reply(
@@ -161,7 +162,7 @@ def test_prep_writes_practice_answers_and_a_recruiter_reply(
     use_backend(db, backend_entry(model, "main", model="m"))
     now = now_iso()
     with db.write() as conn:
-        letter_q.save_research(
+        prep_q.save_research(
             conn, job_id=job_id, company="Hydra Energy", brief=BRIEF, sources=[], now=now
         )
         conn.execute(
@@ -186,10 +187,9 @@ def test_prep_writes_practice_answers_and_a_recruiter_reply(
     assert "Can you talk Tuesday?" in sent[2]
     assert all("Umbrella" not in p for p in sent)
     with db.read() as conn:
-        stored = letter_q.get_prep(conn, job_id=job_id)
-        answers = letter_q.open_questions(conn, job_id=job_id)
-    assert stored is not None
-    assert stored["practice_qa"][0]["question"] == "Tell me about Kubernetes"
-    assert stored["recruiter_reply"]
-    assert "Initech" in stored["talking_points"]
-    assert answers[0]["answer"]
+        stored = prep_q.get_prep(conn, job_id=job_id)
+        answers = answer_q.list_for_job(conn, job_id=job_id)
+    assert stored.practice_qa[0]["question"] == "Tell me about Kubernetes"
+    assert stored.recruiter_reply
+    assert "Initech" in stored.talking_points
+    assert answers[0].answer

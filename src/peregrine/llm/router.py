@@ -207,6 +207,59 @@ class LLMRouter:
         except LLMConfigError:
             return False
 
+    def backend_names(self, db: UserDB) -> list[str]:
+        """Names of the backends a connection test may reach (none in demo mode)."""
+        if self._blocked_reason:
+            return []
+        try:
+            return [b.name for b in self._source(db).backends]
+        except LLMConfigError:
+            return []
+
+    def try_backend(self, db: UserDB, *, name: str, prompt: str, max_tokens: int = 32) -> LLMResult:
+        """Send one small prompt to the named backend only (the Settings connection test).
+
+        Only backends of this router's own source can be named, so in cloud mode a tenant
+        can test the operator's backends but never make the server call a URL of theirs.
+        """
+        if self._blocked_reason:
+            raise LLMBlockedError(self._blocked_reason)
+        backend = next((b for b in self._source(db).backends if b.name == name), None)
+        if backend is None:
+            raise LLMNotConfiguredError(f"there is no LLM backend named {name!r}")
+        request = self._request(backend, prompt, "", max_tokens, None)
+        started = time.perf_counter()
+        model = ""
+        try:
+            provider = self._provider(backend)
+            model = self._model(backend, provider)
+            completion = provider.complete(request, model=model)
+            if not completion.text.strip():
+                raise BackendError("answered with empty text")
+        except BackendError as exc:
+            latency = (time.perf_counter() - started) * 1000
+            self._record(db, "test", backend.name, model, None, None, latency, str(exc))
+            raise LLMUnavailableError("test", [Attempt(backend.name, str(exc))]) from None
+        latency = (time.perf_counter() - started) * 1000
+        self._record(
+            db,
+            "test",
+            backend.name,
+            completion.model,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            latency,
+            "",
+        )
+        return LLMResult(
+            text=completion.text,
+            backend=backend.name,
+            model=completion.model,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_ms=latency,
+        )
+
     def close(self) -> None:
         with self._lock:
             providers, self._providers = list(self._providers.values()), {}

@@ -15,9 +15,10 @@ from peregrine.llm.router import LLMRouter
 from peregrine.services.grounding import GroundingError, ground, mask_nda
 from peregrine.services.letter_prompt import DEFAULT_TARGET_WORDS, build_letter_prompt
 from peregrine.storage.queries import jobs as job_q
-from peregrine.storage.queries import letters as letter_q
+from peregrine.storage.queries import letter_versions as letter_q
+from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.queries import profile as profile_q
-from peregrine.storage.queries.letters import LetterVersion
+from peregrine.storage.queries.letter_versions import LetterVersion
 from peregrine.storage.userdb import UserDB
 
 MAX_LETTER_CHARS = 20_000
@@ -122,7 +123,7 @@ def prepare(
         profile = profile_q.get_profile(conn)
         resume = profile_q.current_resume(conn)
         keywords = profile_q.list_keywords(conn)
-        research = letter_q.get_research(conn, job_id=job_id)
+        research = prep_q.get_research(conn, job_id=job_id)
         past = [p["body"] for p in profile_q.list_past_letters(conn)]
         previous = letter_q.latest_version(conn, job_id=job_id) if feedback else None
     if resume is None:
@@ -143,7 +144,7 @@ def prepare(
         profile=profile,
         job=job,
         grounding=facts,
-        research=research,
+        research=research.to_dict() if research else None,
         past_letters=past,
         target_words=options.target_words,
         previous=mask_nda(previous.body, facts.nda_names) if previous else None,
@@ -166,7 +167,7 @@ def finish(db: UserDB, draft: Draft, *, text: str, backend: str) -> LetterVersio
     """Clean the model's answer and store it as a new version (or raise, storing nothing)."""
     body = clean_letter(text, full_name=draft.full_name, salutation=draft.salutation)
     with db.write() as conn:
-        return letter_q.add_version(
+        number = letter_q.add_version(
             conn,
             job_id=draft.job_id,
             body=body,
@@ -175,6 +176,7 @@ def finish(db: UserDB, draft: Draft, *, text: str, backend: str) -> LetterVersio
             backend=backend,
             now=now_iso(),
         )
+        return letter_q.get_version(conn, job_id=draft.job_id, version=number)  # type: ignore[return-value]
 
 
 def generate(
@@ -212,6 +214,7 @@ def save_edit(db: UserDB, *, job_id: int, body: str) -> LetterVersion:
     with db.write() as conn:
         if job_q.get_job(conn, job_id=job_id) is None:
             raise LetterError(f"job {job_id} does not exist")
-        return letter_q.add_version(
+        number = letter_q.add_version(
             conn, job_id=job_id, body=body, origin="edited", feedback="", backend="", now=now_iso()
         )
+        return letter_q.get_version(conn, job_id=job_id, version=number)  # type: ignore[return-value]

@@ -16,8 +16,10 @@ from peregrine.services.grounding import (
     truncate_words,
 )
 from peregrine.services.model_json import extract_json
+from peregrine.storage.queries import answers as answer_q
+from peregrine.storage.queries import contacts as contact_q
 from peregrine.storage.queries import jobs as job_q
-from peregrine.storage.queries import letters as letter_q
+from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
 
@@ -57,9 +59,9 @@ def prepare(
             raise PrepError(f"job {job_id} does not exist")
         profile = profile_q.get_profile(conn)
         resume = profile_q.current_resume(conn)
-        research = letter_q.get_research(conn, job_id=job_id)
-        questions = [q for q in letter_q.open_questions(conn, job_id=job_id) if not q["answer"]]
-        message = letter_q.last_inbound_message(conn, job_id=job_id)
+        research = prep_q.get_research(conn, job_id=job_id)
+        questions = [q for q in answer_q.list_for_job(conn, job_id=job_id) if not q.answer]
+        message = contact_q.last_inbound_message(conn, job_id=job_id)
     description, _ = truncate_words(job.description, 800)
     experiences = parse_experiences(resume.structured) if resume else []
     chosen = relevant_experiences(experiences, f"{job.title}\n{description}")
@@ -97,29 +99,29 @@ def prepare(
         text = ask(
             f"Answer this application question in the candidate's voice ({voice}), in at most "
             f"150 words, using only their real experience. Reply with the answer only.\n"
-            f"Question: {question['question']}",
+            f"Question: {question.question}",
             "application questions",
             0.4 + 0.3 * index / max(1, len(questions)),
         )
         if text:
-            answers[question["id"]] = text
+            answers[question.id] = text
     reply = ""
     if message:
-        body, _ = truncate_words(message["body"], 600)
+        body, _ = truncate_words(message.body, 600)
         reply = ask(
             f"Draft a short, friendly reply in the candidate's voice ({voice}) to this e-mail "
             f"from the recruiter. Do not agree to anything on their behalf that needs a "
-            f"decision; propose next steps.\nSubject: {message['subject']}\n\n{body}",
+            f"decision; propose next steps.\nSubject: {message.subject}\n\n{body}",
             "recruiter reply",
             0.8,
         )
     talking = ""
-    if research and research["brief"].get("talking_points"):
-        talking = research["brief"]["talking_points"]
+    if research and research.brief.get("talking_points"):
+        talking = research.brief["talking_points"]
     report("saving", 0.95)
     now = now_iso()
     with db.write() as conn:
-        letter_q.save_prep(
+        prep_q.merge_generated_prep(
             conn,
             job_id=job_id,
             talking_points=talking,
@@ -128,5 +130,5 @@ def prepare(
             now=now,
         )
         for answer_id, text in answers.items():
-            letter_q.save_answer(conn, answer_id=answer_id, answer=text, now=now)
+            answer_q.set_answer(conn, answer_id=answer_id, answer=text, now=now)
     return {"questions": len(qa), "answers": len(answers), "reply": bool(reply)}

@@ -18,7 +18,7 @@ from peregrine.services.grounding import (
 )
 from peregrine.services.model_json import extract_json
 from peregrine.storage.queries import jobs as job_q
-from peregrine.storage.queries import letters as letter_q
+from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
 
@@ -116,7 +116,7 @@ def research_company(
     sources = [h.url for h in hits]
     report("saving", 0.9)
     with db.write() as conn:
-        letter_q.save_research(
+        prep_q.save_research(
             conn, job_id=job_id, company=job.company, brief=brief, sources=sources, now=now_iso()
         )
     return {"sections": sorted(brief), "sources": len(sources), "backend": answer.backend}

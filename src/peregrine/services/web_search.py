@@ -1,16 +1,19 @@
-"""Web search through a SearXNG instance's JSON API.
+"""Web search through a SearXNG instance's JSON API, through ``lib/http.py``.
 
-This is the only outbound HTTP research uses. When the shared outbound HTTP module
-(``lib/http.py``) lands, ``search`` is the one function to point at it.
+SearXNG usually runs next to Peregrine on a private or loopback address, which the outbound
+door refuses by default; the configured instance's own ``host:port`` is the one exception
+(the operator chose it). Redirects elsewhere are still checked like any other request.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import httpx
 import nh3
+
+from peregrine.lib.http import FetchError, HttpClient, allow_entries
 
 log = logging.getLogger("peregrine.research")
 
@@ -29,22 +32,39 @@ def _plain(text: object) -> str:
     return " ".join(nh3.clean(str(text or ""), tags=set()).split())
 
 
+def allowed_instance(base_url: str) -> frozenset[str]:
+    """The ``host:port`` of the configured instance, exempt from the private-address check."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return frozenset()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return allow_entries([(parts.hostname, port)])
+
+
 def search(
     base_url: str, query: str, *, limit: int = 6, timeout_s: float = 10.0
 ) -> list[SearchHit]:
     """Up to ``limit`` results for ``query``; an unreachable or broken instance gives []
     (research then relies on the model alone and says so)."""
+    client = HttpClient(
+        timeout=timeout_s,
+        max_bytes=MAX_RESPONSE_BYTES,
+        max_retries=1,
+        allow=allowed_instance(base_url),
+    )
     try:
-        with httpx.Client(timeout=timeout_s, trust_env=False, follow_redirects=False) as client:
+        with client:
             response = client.get(
-                f"{base_url}/search", params={"q": query, "format": "json", "safesearch": 1}
+                f"{base_url.rstrip('/')}/search",
+                params={"q": query, "format": "json", "safesearch": "1"},
             )
-        if response.status_code != 200 or len(response.content) > MAX_RESPONSE_BYTES:
-            log.info("SearXNG answered HTTP %s for a research query", response.status_code)
-            return []
-        results = response.json().get("results", [])
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        log.info("SearXNG search failed: %s", type(exc).__name__)
+            data = response.json()
+        results = data.get("results", []) if isinstance(data, dict) else []
+    except FetchError as exc:
+        log.info("SearXNG search failed: %s", exc.kind)
+        return []
+    except ValueError as exc:
+        log.info("SearXNG answered something that is not JSON: %s", type(exc).__name__)
         return []
     hits: list[SearchHit] = []
     for item in results:

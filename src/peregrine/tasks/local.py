@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from peregrine.lib.clock import now_iso
@@ -48,8 +49,25 @@ class LocalTaskQueue:
         self._lock = threading.Lock()
         # Database path → the user it belongs to, as the web layer said at submit time;
         # tasks run outside requests, so this is how a finished task knows its user.
-        self._owners: dict[str, str] = {}
+        self._user_by_path: dict[str, str] = {}
         self.on_finished: FinishedHook | None = None
+        # Cloud mode: users whose databases have queued work. Workers open each one through
+        # ``_lease`` instead of keeping a request's handle, which the registry may close.
+        self._owners: dict[str, int] = {}  # owner → submits seen, so a poll racing a
+        # submit never forgets an owner whose new task it did not see
+        self._owner_of: Callable[[UserDB], str | None] | None = None
+        self._lease: Callable[[str], AbstractContextManager[UserDB]] | None = None
+
+    def open_through(
+        self,
+        *,
+        owner_of: Callable[[UserDB], str | None],
+        lease: Callable[[str], AbstractContextManager[UserDB]],
+    ) -> None:
+        """Remember the owner of each submitted database and let workers open it
+        themselves with ``lease(owner)`` (wired by the app in cloud mode)."""
+        self._owner_of = owner_of
+        self._lease = lease
 
     # -- lifecycle (owned by the app lifespan) ---------------------------------------------
 
@@ -69,7 +87,7 @@ class LocalTaskQueue:
 
     def remember_owner(self, db: UserDB, user_id: str) -> None:
         with self._lock:
-            self._owners[str(db.path)] = user_id
+            self._user_by_path[str(db.path)] = user_id
 
     def depth(self) -> int:
         """Tasks queued or running across attached databases; read when metrics are
@@ -91,6 +109,13 @@ class LocalTaskQueue:
         with self._lock:
             if db in self._dbs:
                 self._dbs.remove(db)
+
+    def follow(self, old: UserDB | None, new: UserDB) -> None:
+        """Serve ``new`` instead of ``old`` (a restored or rolled-back database), so the
+        tasks queued in the restored database run."""
+        if old is not None:
+            self.detach(old)
+        self.attach(new)
 
     def start(self) -> None:
         self._stopping = False
@@ -126,8 +151,11 @@ class LocalTaskQueue:
             raise TaskError("task parameters are too large")
         with db.write() as conn:
             info = task_q.insert_task(conn, kind=kind, job_id=job_id, params=params, now=now_iso())
+        owner = self._owner_of(db) if self._owner_of is not None else None
         with self._lock:
-            if db not in self._dbs:
+            if owner is not None:
+                self._owners[owner] = self._owners.get(owner, 0) + 1
+            elif db not in self._dbs:
                 self._dbs.append(db)
         if info.created:
             self._notify(1)
@@ -191,24 +219,46 @@ class LocalTaskQueue:
         """Claim and run one task from any attached database; False when none waits."""
         with self._lock:
             dbs = list(self._dbs)
+            owners = sorted(self._owners.items())
         for db in dbs:
-            if db.closed:
-                continue
-            try:
-                # A read first: idle polls must not take the database's write lock.
-                with db.read() as conn:
-                    if not task_q.count_queued(conn):
-                        continue
-                with db.write() as conn:
-                    info = task_q.claim_next(conn, now=now_iso())
-                    params = task_q.task_params(conn, task_id=info.id) if info else {}
-            except Exception:
-                log.exception("cannot claim a task")
-                continue
-            if info is not None:
-                self._execute(db, info, params)
+            if self._run_from(db):
                 return True
+        for owner, seen in owners:
+            if self._lease is None:
+                break
+            try:
+                with self._lease(owner) as db:
+                    if self._run_from(db):
+                        return True
+            except Exception:
+                log.exception("cannot open the database of a task owner")
+                continue
+            with self._lock:
+                # Nothing left queued: forget the owner until their next submit, unless a
+                # submit arrived since this poll began.
+                if self._owners.get(owner) == seen:
+                    del self._owners[owner]
         return False
+
+    def _run_from(self, db: UserDB) -> bool:
+        """Claim and run one queued task of ``db``; False when it has none."""
+        if db.closed:
+            return False
+        try:
+            # A read first: idle polls must not take the database's write lock.
+            with db.read() as conn:
+                if not task_q.count_queued(conn):
+                    return False
+            with db.write() as conn:
+                info = task_q.claim_next(conn, now=now_iso())
+                params = task_q.task_params(conn, task_id=info.id) if info else {}
+        except Exception:
+            log.exception("cannot claim a task")
+            return False
+        if info is None:
+            return False
+        self._execute(db, info, params)
+        return True
 
     def _execute(self, db: UserDB, info: TaskInfo, params: dict[str, Any]) -> None:
         task_id = info.id
@@ -267,7 +317,7 @@ class LocalTaskQueue:
             log.exception("cannot record the outcome of task %d", task_id)
         with self._lock:
             self._cancel_requests.discard(key)
-            owner = self._owners.get(str(db.path))
+            owner = self._user_by_path.get(str(db.path))
         if status == "succeeded" and result is not None and self.on_finished is not None:
             try:
                 self.on_finished(owner, info.kind, result, time.monotonic() - started)

@@ -55,6 +55,7 @@ class CloudTenancy:
         if settings.directus_jwt_secret is None or settings.cf_server_secret is None:
             raise StorageError("cloud mode needs DIRECTUS_JWT_SECRET and CF_SERVER_SECRET")
         self.settings = settings
+        self._owners: dict[str, str] = {}  # database path → user id
         self._server_secret = settings.cf_server_secret.reveal().encode()
         previous = settings.cf_server_secret_previous
         self._previous_secret = previous.reveal().encode() if previous else None
@@ -204,7 +205,13 @@ class CloudTenancy:
         except IdentityError as exc:
             log.error("refusing user %s: %s", user_id, exc)
             raise TenantUnavailable("this account's data is unavailable") from None
-        return self.registry.acquire(tenant.user_id, lambda: self._open(tenant))
+        db = self.registry.acquire(tenant.user_id, lambda: self._open(tenant))
+        self._owners[str(db.path)] = tenant.user_id
+        return db
+
+    def owner_of(self, db: UserDB) -> str | None:
+        """The user whose database ``db`` is (the task queue opens it again by user)."""
+        return self._owners.get(str(db.path))
 
     def _open(self, tenant: Tenant) -> UserDB:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,8 @@ from starlette.requests import Request
 from peregrine.storage.backup import RestoreInProgressError
 from peregrine.storage.backup_swap import recover_after_crash, rollback_files, swap_in
 from peregrine.storage.userdb import StorageError, UserDB
+
+log = logging.getLogger(__name__)
 
 WORKDIR_NAME = ".backup-tmp"
 
@@ -36,6 +39,9 @@ class LocalTenancy:
         self._in_flight = 0
         self._replacing = False
         self._drain_timeout_s = drain_timeout_s
+        # Told (old handle, new handle) after a restore or rollback reopens the database,
+        # so holders of the old handle (the task queue) can follow the new one.
+        self.on_reopen: list[Callable[[UserDB | None, UserDB], None]] = []
 
     @property
     def workdir_root(self) -> Path:
@@ -121,6 +127,7 @@ class LocalTenancy:
                 self._replacing = False
                 self._cond.notify_all()
                 raise RestoreInProgressError("the database is busy; try the restore again")
+        old = self._db
         try:
             if self._db is not None:
                 self._db.close()
@@ -130,6 +137,12 @@ class LocalTenancy:
             finally:
                 # Whatever happened, the path names a complete database: reopen it.
                 self._db = UserDB.open(self.staging_db, create=True)
+                for callback in list(self.on_reopen):
+                    try:
+                        callback(old, self._db)
+                    except Exception:
+                        # The swap itself succeeded; a listener must not undo it.
+                        log.exception("a reopen listener failed")
         finally:
             with self._cond:
                 self._replacing = False

@@ -203,3 +203,54 @@ def read_backends(form: FormReader) -> tuple[list[dict[str, Any]], list[dict[str
             form.errors[f"{prefix}model"] = f"Backend {index + 1}: name the model to use."
         out.append(row)
     return out, rows
+
+
+# The form says "openai_compatible"; the router's configuration says "openai_compat".
+_KIND_TO_TYPE = {"ollama": "ollama", "openai_compatible": "openai_compat", "anthropic": "anthropic"}
+_TYPE_TO_KIND = {v: k for k, v in _KIND_TO_TYPE.items()}
+
+
+def backends_to_config(rows: list[dict[str, Any]], stored: Any) -> dict[str, Any]:
+    """The form's backends in the shape the LLM router reads, keeping what the form does
+    not show (chains, and each backend's key variable, timeout and token limit)."""
+    previous = stored if isinstance(stored, dict) else {}
+    by_name = {
+        str(b.get("name")): b
+        for b in previous.get("backends", [])
+        if isinstance(b, dict) and b.get("name")
+    }
+    backends = []
+    for row in rows:
+        kept = {
+            k: v
+            for k, v in by_name.get(row["name"], {}).items()
+            if k in ("api_key_env", "timeout_s", "max_tokens")
+        }
+        backends.append(
+            {
+                **kept,
+                "name": row["name"],
+                "type": _KIND_TO_TYPE.get(row["kind"], row["kind"]),
+                "base_url": row["base_url"],
+                "model": row["model"],
+                "enabled": row["enabled"],
+            }
+        )
+    names = {b["name"] for b in backends}
+    chains = {
+        purpose: [n for n in chain if n in names]
+        for purpose, chain in (previous.get("chains") or {}).items()
+        if isinstance(chain, list)
+    }
+    return {"backends": backends, "chains": {p: c for p, c in chains.items() if c}}
+
+
+def config_to_backends(stored: Any) -> list[dict[str, Any]]:
+    """Stored backends as form rows; a plain list is the form's older shape."""
+    raw = stored.get("backends", []) if isinstance(stored, dict) else stored
+    rows = []
+    for b in raw if isinstance(raw, list) else []:
+        if isinstance(b, dict):
+            kind = b.get("kind") or _TYPE_TO_KIND.get(str(b.get("type")), "ollama")
+            rows.append({**b, "kind": kind})
+    return rows

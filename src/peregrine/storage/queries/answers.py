@@ -70,3 +70,11 @@ def delete_answer(conn: Any, *, answer_id: int, job_id: int | None) -> bool:
         "DELETE FROM application_answers WHERE id = ? AND job_id IS ?", (answer_id, job_id)
     )
     return bool(cur.rowcount == 1)
+
+
+def set_answer(conn: Any, *, answer_id: int, answer: str, now: str) -> None:
+    """Fill in the answer of one question (the prep task, which read the id itself)."""
+    conn.execute(
+        "UPDATE application_answers SET answer = ?, updated_at = ? WHERE id = ?",
+        (answer, now, answer_id),
+    )

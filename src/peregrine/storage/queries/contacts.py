@@ -117,3 +117,13 @@ def delete_message(conn: Any, *, job_id: int, message_id: int) -> bool:
 def _message_values(values: dict[str, Any]) -> dict[str, Any]:
     keys = ("contact_id", "direction", "channel", "subject", "body", "at")
     return {k: values.get(k) for k in keys}
+
+
+def last_inbound_message(conn: Any, *, job_id: int) -> Message | None:
+    """The newest message the recruiter sent about the job."""
+    row = conn.execute(
+        f"SELECT {_MESSAGE} FROM messages WHERE job_id = ? AND direction = 'in' "
+        "ORDER BY at DESC, id DESC LIMIT 1",
+        (job_id,),
+    ).fetchone()
+    return Message(*row) if row else None

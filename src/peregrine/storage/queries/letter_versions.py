@@ -3,7 +3,7 @@ nothing the user wrote is ever overwritten. ``jobs.cover_letter`` mirrors the cu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 ORIGINS = ("generated", "refined", "edited")
@@ -19,6 +19,9 @@ class LetterVersion:
     origin: str
     backend: str
     created_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 _COLUMNS = "id, job_id, version, body, feedback, origin, backend, created_at"

@@ -16,7 +16,8 @@ from peregrine.llm.errors import LLMError
 from peregrine.llm.router import LLMRouter
 from peregrine.services import cover_letters, letter_pdf
 from peregrine.storage.queries import jobs as job_q
-from peregrine.storage.queries import letters as letter_q
+from peregrine.storage.queries import letter_versions as letter_q
+from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.tasks.queue import TaskQueue
 from peregrine.web import usage_events
@@ -182,10 +183,10 @@ def letter_as_pdf(db: UserDBDep, job_id: int, version: int) -> Response:
 def show_research(db: UserDBDep, job_id: int) -> dict[str, Any]:
     _require_job(db, job_id)
     with db.read() as conn:
-        found = letter_q.get_research(conn, job_id=job_id)
+        found = prep_q.get_research(conn, job_id=job_id)
     if found is None:
         raise HTTPException(404, "no research for this job yet")
-    return found
+    return found.to_dict()
 
 
 # The prep record itself (GET/PUT /prep) lives in api_workspace.py.

@@ -17,6 +17,7 @@ from peregrine.services.resume_parser import (
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.web.deps import UserDBDep
+from peregrine.web.rescore import submit_rescore
 
 router = APIRouter(prefix="/api/v1", tags=["settings"])
 
@@ -98,7 +99,7 @@ def get_resume(db: UserDBDep) -> dict[str, Any]:
 
 
 @router.post("/resume", status_code=201)
-def save_resume(db: UserDBDep, body: ResumeIn) -> dict[str, Any]:
+def save_resume(request: Request, db: UserDBDep, body: ResumeIn) -> dict[str, Any]:
     """Save a (corrected) structured résumé as a new version."""
     data = body.model_dump()
     raw_text, filename = data.pop("raw_text"), data.pop("filename")
@@ -107,6 +108,7 @@ def save_resume(db: UserDBDep, body: ResumeIn) -> dict[str, Any]:
         version = profile_q.add_resume(
             conn, structured=structured, raw_text=raw_text, filename=filename, now=now_iso()
         )
+    submit_rescore(request, db)
     return {"version": version, "structured": structured}
 
 
@@ -180,10 +182,12 @@ def get_keywords(db: UserDBDep) -> dict[str, list[str]]:
 
 
 @router.put("/keywords")
-def put_keywords(db: UserDBDep, body: KeywordsIn) -> dict[str, list[str]]:
+def put_keywords(request: Request, db: UserDBDep, body: KeywordsIn) -> dict[str, list[str]]:
     with db.write() as conn:
         profile_q.replace_keywords(conn, entries=body.model_dump())
-        return profile_q.list_keywords(conn)
+        saved = profile_q.list_keywords(conn)
+    submit_rescore(request, db)
+    return saved
 
 
 @router.get("/blocklist")

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from peregrine.lib.clock import now_iso
+from peregrine.llm.errors import LLMError
+from peregrine.llm.router import LLMRouter
 from peregrine.platform.support_access import SupportAccessError
 from peregrine.services.resume_parser import (
     ResumeParseError,
@@ -26,6 +28,7 @@ from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.platform_deps import get_platform, get_user_id
 from peregrine.web.render import flash, redirect, render
+from peregrine.web.rescore import submit_rescore
 from peregrine.web.routes.api_privacy import COLLECTED
 
 router = APIRouter(include_in_schema=False)
@@ -167,13 +170,15 @@ async def resume_save(request: Request, db: UserDBDep) -> Response:
 
     def save() -> int:
         with db.write() as conn:
-            return profile_q.add_resume(
+            version = profile_q.add_resume(
                 conn,
                 structured=structured.to_dict(),
                 raw_text=raw_text,
                 filename=filename,
                 now=now_iso(),
             )
+        submit_rescore(request, db)
+        return version
 
     version = await run_in_threadpool(save)
     response = redirect(request, "settings_resume")
@@ -280,6 +285,7 @@ async def keywords_save(request: Request, db: UserDBDep) -> Response:
         with db.write() as conn:
             profile_q.replace_keywords(conn, entries=keywords)
             profile_q.replace_blocklist(conn, entries=blocklist)
+        submit_rescore(request, db)
 
     await run_in_threadpool(save)
     response = redirect(request, "settings_keywords")
@@ -298,12 +304,17 @@ def llm_page(request: Request, db: UserDBDep) -> HTMLResponse:
         "settings_llm",
         "llm.html",
         {
-            "backends": sf.backend_rows(backends),
+            "backends": sf.backend_rows(sf.config_to_backends(backends)),
             "kinds": sf.LLM_KINDS,
             "editable": request.app.state.settings.mode == "local",
-            "can_test": getattr(request.app.state, "llm_router", None) is not None,
+            "testable": _testable(request, db),
         },
     )
+
+
+def _testable(request: Request, db: UserDB) -> list[str]:
+    llm: LLMRouter | None = getattr(request.app.state, "llm", None)
+    return llm.backend_names(db) if llm is not None else []
 
 
 @router.post("/settings/llm", name="settings_llm_save")
@@ -323,7 +334,7 @@ async def llm_save(request: Request, db: UserDBDep) -> Response:
                 "backends": rows,
                 "kinds": sf.LLM_KINDS,
                 "editable": True,
-                "can_test": getattr(request.app.state, "llm_router", None) is not None,
+                "testable": _testable(request, db),
                 "errors": form.errors,
             },
             status=422,
@@ -331,11 +342,42 @@ async def llm_save(request: Request, db: UserDBDep) -> Response:
 
     def save() -> None:
         with db.write() as conn:
-            pref_q.set_preference(conn, key="llm_backends", value=backends)
+            stored = pref_q.get_preference(conn, key="llm_backends", default=None)
+            config = sf.backends_to_config(backends, stored)
+            pref_q.set_preference(conn, key="llm_backends", value=config)
 
     await run_in_threadpool(save)
     response = redirect(request, "settings_llm")
     flash(response, request, "success", f"Saved {len(backends)} backend(s).")
+    return response
+
+
+TEST_PROMPT = "Reply with the single word: ready"
+MAX_SHOWN_ANSWER = 300
+
+
+@router.post("/settings/llm/test", name="settings_llm_test")
+async def llm_test(request: Request, db: UserDBDep) -> Response:
+    """Send one tiny prompt to one backend and show its answer or its error."""
+    form = FormReader(await request.form())
+    name = form.text("backend", label="Backend", max_len=50)
+    response = redirect(request, "settings_llm")
+    llm: LLMRouter = request.app.state.llm
+    if not form.ok or not name:
+        flash(response, request, "error", form.errors.get("backend", "Choose a backend to test."))
+        return response
+    try:
+        answer = await run_in_threadpool(lambda: llm.try_backend(db, name=name, prompt=TEST_PROMPT))
+    except LLMError as exc:
+        flash(response, request, "error", f"Test of {name} failed: {exc}")
+        return response
+    text = " ".join(answer.text.split())[:MAX_SHOWN_ANSWER]
+    flash(
+        response,
+        request,
+        "success",
+        f"{name} answered in {answer.latency_ms:.0f} ms ({answer.model}): {text}",
+    )
     return response
 
 
