@@ -32,6 +32,7 @@ from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors, signin
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
+    account,
     api_backup,
     api_home,
     api_jobs,
@@ -141,6 +142,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_home.router)
     app.include_router(api_settings.router)
     app.include_router(api_privacy.router)
+    app.include_router(account.router)
     if settings.cloud:
         # The consent page needs a platform user; it takes the Settings privacy tab's place.
         app.include_router(privacy_page.router)
