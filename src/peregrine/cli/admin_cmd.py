@@ -89,7 +89,9 @@ def export_user(user_id: str, out: Path | None) -> None:
     settings = _cloud_settings()
     assert settings.cf_server_secret is not None  # required in cloud mode by Settings
     layout = TenantLayout(
-        settings.cloud_data_root, settings.cloud_app_slug, settings.cf_server_secret.reveal().encode()
+        settings.cloud_data_root,
+        settings.cloud_app_slug,
+        settings.cf_server_secret.reveal().encode(),
     )
     tenant = layout.tenant(uid)
     if not tenant.db_path.is_file():

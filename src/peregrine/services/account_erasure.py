@@ -61,11 +61,14 @@ def delete_platform_rows(settings: Settings, user_id: str) -> None:
 
     assert settings.platform_db_url is not None
     uid = uuid.UUID(user_id)
-    with psycopg.connect(
-        settings.platform_db_url.reveal(),
-        connect_timeout=settings.platform_connect_timeout,
-        application_name="peregrine-erasure",
-    ) as conn, conn.transaction():
+    with (
+        psycopg.connect(
+            settings.platform_db_url.reveal(),
+            connect_timeout=settings.platform_connect_timeout,
+            application_name="peregrine-erasure",
+        ) as conn,
+        conn.transaction(),
+    ):
         for table in PLATFORM_TABLES:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE user_id = %s").format(sql.Identifier(table)),

@@ -16,8 +16,8 @@ from typing import Any
 
 from peregrine.settings import Settings
 from peregrine.storage.backup import RestoreInProgressError, sweep_workdirs
-from peregrine.storage.erasure import is_tombstoned
 from peregrine.storage.backup_swap import recover_after_crash, rollback_files, swap_in
+from peregrine.storage.erasure import is_tombstoned
 from peregrine.storage.migrate import MigrationError
 from peregrine.storage.registry import HandleRegistry
 from peregrine.storage.userdb import NotADatabaseError, StorageError, UserDB
@@ -326,4 +326,10 @@ class CloudUserStore:
         )
 
 
-__all__ = ["AccountDeleted", "AuthenticationRequired", "CloudTenancy", "KeyCheckError", "TenantUnavailable"]
+__all__ = [
+    "AccountDeleted",
+    "AuthenticationRequired",
+    "CloudTenancy",
+    "KeyCheckError",
+    "TenantUnavailable",
+]

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from peregrine.cli.main import cli
 from peregrine.platform.consent import put_consent
 from peregrine.platform.tiers import set_tier
-from tests.integration.platform.conftest import ALICE, BOB, MALLORY, _CF, _JWT
+from tests.integration.platform.conftest import _CF, _JWT, ALICE, BOB, MALLORY
 
 _TABLES = ("subscriptions", "telemetry_consent", "usage_events", "support_access_grants")
 
@@ -71,7 +71,10 @@ def _row_counts(url: str, user_id: str) -> dict[str, int]:
 def _provision(client_factory, url: str | None, user_id: str):  # type: ignore[no-untyped-def]
     client, app, who = client_factory(url)
     who.as_(user_id)
-    response = client.post("/api/v1/jobs", json={"url": "https://example.com/jobs/1", "title": "Engineer", "company": "Acme"})
+    response = client.post(
+        "/api/v1/jobs",
+        json={"url": "https://example.com/jobs/1", "title": "Engineer", "company": "Acme"},
+    )
     assert response.status_code in (200, 201), response.text
     return client, app, who
 
@@ -84,13 +87,14 @@ def _closed_port_url() -> str:
 
 
 def test_dry_run_changes_nothing(tmp_path: Path, platform_url: str, make_cloud_client) -> None:  # type: ignore[no-untyped-def]
-    client, app, _ = _provision(make_cloud_client, platform_url, ALICE)
+    _client, app, _ = _provision(make_cloud_client, platform_url, ALICE)
     root = app.state.settings.cloud_data_root
     _seed_rows(platform_url, ALICE)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     result = _run(_env(root, platform_url), "admin", "delete-user", ALICE, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "dry run" in result.output and "nothing was changed" in result.output
+    assert "dry run" in result.output
+    assert "nothing was changed" in result.output
     assert ALICE not in result.output  # the audit/report names a reference, not the id
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
     assert all(n >= 1 for n in _row_counts(platform_url, ALICE).values())
@@ -102,15 +106,20 @@ def test_it_rejects_a_user_id_that_is_not_a_uuid(tmp_path: Path, platform_url: s
     for bad in ("../etc", "ALICE", f"{ALICE}\n", "a11ce000"):
         result = _run(_env(root, platform_url), "admin", "delete-user", bad, "--yes")
         assert result.exit_code == 1
-        assert "error:" in result.output and "not a user id" in result.output
+        assert "error:" in result.output
+        assert "not a user id" in result.output
 
 
 def test_it_erases_files_and_every_platform_row_and_leaves_bob_alone(
-    platform_url: str, make_cloud_client, caplog: pytest.LogCaptureFixture  # type: ignore[no-untyped-def]
+    platform_url: str,
+    make_cloud_client,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
 ) -> None:
     client, app, who = _provision(make_cloud_client, platform_url, ALICE)
     who.as_(BOB)
-    assert client.post("/api/v1/jobs", json={"url": "https://example.com/b", "title": "B", "company": "B"}).status_code in (200, 201)
+    assert client.post(
+        "/api/v1/jobs", json={"url": "https://example.com/b", "title": "B", "company": "B"}
+    ).status_code in (200, 201)
     root = app.state.settings.cloud_data_root
     _seed_rows(platform_url, ALICE)
     _seed_rows(platform_url, BOB)
@@ -139,7 +148,8 @@ def test_it_erases_files_and_every_platform_row_and_leaves_bob_alone(
 
 
 def test_postgres_down_erases_files_now_and_rows_on_the_next_run(
-    platform_url: str, make_cloud_client  # type: ignore[no-untyped-def]
+    platform_url: str,
+    make_cloud_client,  # type: ignore[no-untyped-def]
 ) -> None:
     _client, app, _ = _provision(make_cloud_client, platform_url, ALICE)
     root = app.state.settings.cloud_data_root
@@ -163,9 +173,10 @@ def test_postgres_down_erases_files_now_and_rows_on_the_next_run(
 
 
 def test_delete_while_requests_are_in_flight_recreates_nothing(
-    platform_url: str, make_cloud_client  # type: ignore[no-untyped-def]
+    platform_url: str,
+    make_cloud_client,  # type: ignore[no-untyped-def]
 ) -> None:
-    client, app, who = _provision(make_cloud_client, platform_url, ALICE)
+    client, app, _who = _provision(make_cloud_client, platform_url, ALICE)
     root = app.state.settings.cloud_data_root
     statuses: list[int] = []
     stop = threading.Event()
@@ -202,11 +213,14 @@ def test_self_service_delete_needs_the_confirm_word(platform_url: str, make_clou
     for body in ({"confirm": "delete"}, {}, {"confirm": "DELETE", "extra": 1}):
         assert client.post("/api/v1/account/delete", json=body).status_code == 422
     page = client.get("/settings/data")
-    assert page.status_code == 200 and "Delete my account" in page.text
+    assert page.status_code == 200
+    assert "Delete my account" in page.text
     assert (root / ALICE).is_dir()
 
 
-def test_the_settings_form_deletes_the_account_with_csrf(platform_url: str, make_cloud_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_settings_form_deletes_the_account_with_csrf(
+    platform_url: str, make_cloud_client
+) -> None:  # type: ignore[no-untyped-def]
     client, app, _ = _provision(make_cloud_client, platform_url, ALICE)
     root = app.state.settings.cloud_data_root
     page = client.get("/settings/data")
@@ -216,23 +230,33 @@ def test_the_settings_form_deletes_the_account_with_csrf(platform_url: str, make
     client.cookies.set("peregrine_csrf", token)
     no_csrf = client.post("/settings/data/delete-account", data={"confirm": "DELETE"})
     assert no_csrf.status_code == 403
-    wrong = client.post("/settings/data/delete-account", data={"confirm": "yes", "csrf_token": token})
-    assert wrong.status_code == 422 and "Type DELETE" in wrong.text
+    wrong = client.post(
+        "/settings/data/delete-account", data={"confirm": "yes", "csrf_token": token}
+    )
+    assert wrong.status_code == 422
+    assert "Type DELETE" in wrong.text
     assert (root / ALICE).is_dir()
-    done = client.post("/settings/data/delete-account", data={"confirm": "DELETE", "csrf_token": token})
-    assert done.status_code == 200 and "were deleted" in done.text
+    done = client.post(
+        "/settings/data/delete-account", data={"confirm": "DELETE", "csrf_token": token}
+    )
+    assert done.status_code == 200
+    assert "were deleted" in done.text
     assert not (root / ALICE).exists()
     assert client.get("/").status_code == 410
 
 
-def test_doctor_reports_platform_reachability_and_schema_level(tmp_path: Path, pg, platform_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_reports_platform_reachability_and_schema_level(
+    tmp_path: Path, pg, platform_url: str
+) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "root"
     root.mkdir(mode=0o700)
     ok = {f["id"]: f for f in json.loads(_run(_env(root, platform_url), "doctor", "--json").output)}
-    assert ok["P060"]["level"] == "ok" and ok["P061"]["level"] == "ok"
+    assert ok["P060"]["level"] == "ok"
+    assert ok["P061"]["level"] == "ok"
     bare = pg.create_database(migrated=False)
     stale = {f["id"]: f for f in json.loads(_run(_env(root, bare), "doctor", "--json").output)}
-    assert stale["P061"]["level"] == "error" and "platform migrate" in stale["P061"]["message"]
+    assert stale["P061"]["level"] == "error"
+    assert "platform migrate" in stale["P061"]["message"]
     down = _run(_env(root, _closed_port_url()), "doctor", "--json")
     assert down.exit_code == 1
     assert {f["id"]: f for f in json.loads(down.output)}["P060"]["level"] == "error"
