@@ -32,6 +32,7 @@ from peregrine.tenancy.local import LocalTenancy
 from peregrine.web import errors, signin, usage_events
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
+    account,
     api_backup,
     api_home,
     api_jobs,
@@ -150,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_home.router)
     app.include_router(api_settings.router)
     app.include_router(api_privacy.router)
+    app.include_router(account.router)
     app.include_router(pages_home.router)
     app.include_router(pages_review.router)
     app.include_router(pages_settings.router)

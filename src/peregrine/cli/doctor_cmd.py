@@ -7,6 +7,7 @@ import json
 import click
 
 from peregrine.services.doctor import run_checks
+from peregrine.services.doctor_cloud import CLOUD_CHECKS
 
 _MARK = {"ok": "ok  ", "warning": "warn", "error": "FAIL"}
 
@@ -18,7 +19,7 @@ def doctor(as_json: bool) -> None:
 
     Exits 1 when any finding is an error. Each id is explained in docs/doctor.md.
     """
-    findings = run_checks()
+    findings = run_checks(extra=CLOUD_CHECKS)
     if as_json:
         click.echo(
             json.dumps(

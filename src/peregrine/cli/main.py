@@ -14,6 +14,7 @@ import click
 
 from peregrine import __version__
 from peregrine.cli import (
+    admin_cmd,
     backup_cmd,
     config_cmd,
     db_cmd,
@@ -109,6 +110,9 @@ cli.add_command(discover_cmd.discover)
 cli.add_command(discover_cmd.score)
 cli.add_command(platform_cmd.platform)
 cli.add_command(platform_cmd.admin)
+platform_cmd.admin.add_command(admin_cmd.delete_user)
+platform_cmd.admin.add_command(admin_cmd.export_user)
+platform_cmd.admin.add_command(admin_cmd.rotate_secret)
 cli.add_command(letter_cmd.letter)
 
 

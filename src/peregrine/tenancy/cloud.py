@@ -17,6 +17,7 @@ from typing import Any
 from peregrine.settings import Settings
 from peregrine.storage.backup import RestoreInProgressError, sweep_workdirs
 from peregrine.storage.backup_swap import recover_after_crash, rollback_files, swap_in
+from peregrine.storage.erasure import is_tombstoned
 from peregrine.storage.migrate import MigrationError
 from peregrine.storage.registry import HandleRegistry
 from peregrine.storage.userdb import NotADatabaseError, StorageError, UserDB
@@ -41,6 +42,11 @@ _SWEEP_EVERY_SECONDS = 30.0
 
 class AuthenticationRequired(Exception):
     """The request has no valid session; it gets the sign-in page or a JSON 401."""
+
+
+class AccountDeleted(Exception):
+    """The account was erased; its session may still be valid but gets 410, and nothing is
+    provisioned for it again."""
 
 
 class TenantUnavailable(Exception):
@@ -131,6 +137,9 @@ class CloudTenancy:
             raise AuthenticationRequired(str(exc)) from None
         except SessionCheckUnavailable as exc:
             raise TenantUnavailable(str(exc)) from None
+        # Every route, including those that never open the database, answers 410 for an
+        # erased account whose session token has not expired yet.
+        self._refuse_erased(session.user_id)
         return session.user_id
 
     def store(self, request: Any) -> CloudUserStore:
@@ -205,6 +214,11 @@ class CloudTenancy:
         except IdentityError as exc:
             log.error("refusing user %s: %s", user_id, exc)
             raise TenantUnavailable("this account's data is unavailable") from None
+        if is_tombstoned(self.layout.root, tenant.user_id):
+            # Erased by `peregrine admin delete-user` in another process: this process may
+            # still cache a handle on the unlinked file, which must not be served.
+            self.registry.close_user(tenant.user_id)
+            raise AccountDeleted("this account was deleted")
         db = self.registry.acquire(tenant.user_id, lambda: self._open(tenant))
         self._owners[str(db.path)] = tenant.user_id
         return db
@@ -213,7 +227,27 @@ class CloudTenancy:
         """The user whose database ``db`` is (the task queue opens it again by user)."""
         return self._owners.get(str(db.path))
 
+    def _refuse_erased(self, user_id: object) -> None:
+        if not isinstance(user_id, str):
+            return  # not an id at all; identity validation refuses it later
+        try:
+            erased = is_tombstoned(self.layout.root, user_id)
+        except OSError:
+            return  # a vanished data root is reported by ready() and the open itself
+        if erased:
+            raise AccountDeleted("this account was deleted")
+
     def _open(self, tenant: Tenant) -> UserDB:
+        # Checked before provisioning (never re-create an erased folder) and again after
+        # opening, for an erasure that started while this request was opening.
+        self._refuse_erased(tenant.user_id)
+        db = self._open_existing(tenant)
+        if is_tombstoned(self.layout.root, tenant.user_id):
+            db.close()
+            raise AccountDeleted("this account was deleted")
+        return db
+
+    def _open_existing(self, tenant: Tenant) -> UserDB:
         try:
             provisioning.provision(tenant)
             # A process killed mid-restore or mid-export may have left staged files or a
@@ -235,8 +269,11 @@ class CloudTenancy:
             )
             raise TenantUnavailable("this account's data is unavailable") from None
         except provisioning.TenantDataMissingError:
+            self._refuse_erased(tenant.user_id)
             raise TenantUnavailable("this account's data is unavailable") from None
         except (StorageError, MigrationError, OSError) as exc:
+            # The folder vanishing under us is an erasure in progress, not a fault.
+            self._refuse_erased(tenant.user_id)
             log.error("user %s: cannot open the database: %s", tenant.user_id, exc)
             raise TenantUnavailable("this account's data is unavailable") from None
 
@@ -296,4 +333,10 @@ class CloudUserStore:
         )
 
 
-__all__ = ["AuthenticationRequired", "CloudTenancy", "KeyCheckError", "TenantUnavailable"]
+__all__ = [
+    "AccountDeleted",
+    "AuthenticationRequired",
+    "CloudTenancy",
+    "KeyCheckError",
+    "TenantUnavailable",
+]

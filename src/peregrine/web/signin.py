@@ -11,7 +11,7 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from peregrine.tenancy.cloud import AuthenticationRequired, TenantUnavailable
+from peregrine.tenancy.cloud import AccountDeleted, AuthenticationRequired, TenantUnavailable
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("peregrine.web", "templates/tenancy"),
@@ -52,6 +52,19 @@ def install(app: FastAPI, *, login_url: str) -> None:
             login_href=login_href(login_url, request),
         )
         return HTMLResponse(page, status_code=401, headers=_NO_STORE)
+
+    @app.exception_handler(AccountDeleted)
+    async def deleted(request: Request, exc: AccountDeleted) -> Response:
+        message = "This account was deleted. Its data has been erased."
+        if _is_api(request):
+            return JSONResponse({"error": message}, status_code=410, headers=_NO_STORE)
+        return HTMLResponse(
+            _templates.from_string(
+                "<!doctype html><title>Account deleted · Peregrine</title><p>{{ m }}</p>"
+            ).render(m=message),
+            status_code=410,
+            headers=_NO_STORE,
+        )
 
     @app.exception_handler(TenantUnavailable)
     async def unavailable(request: Request, exc: TenantUnavailable) -> Response:

@@ -386,7 +386,7 @@ async def llm_test(request: Request, db: UserDBDep) -> Response:
 
 @router.get("/settings/data", response_class=HTMLResponse, name="settings_data")
 def data_page(request: Request) -> HTMLResponse:
-    return _page(request, "settings_data", "data.html", {})
+    return _page(request, "settings_data", "data.html", {"cloud": request.app.state.settings.cloud})
 
 
 @router.get("/settings/privacy", response_class=HTMLResponse, name="settings_privacy")
