@@ -191,8 +191,13 @@ class BackupExport:
                     yield sink.take()
             finish(DB_MEMBER, writer)
 
+            # The web layer pulls this generator from a thread pool one chunk at a time, never
+            # concurrently, so successive chunks may run on different threads.
             conn = sqlcipher3.connect(
-                f"file:{quote(str(self._snapshot))}?mode=ro", uri=True, isolation_level=None
+                f"file:{quote(str(self._snapshot))}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
             )
             try:
                 conn.execute("BEGIN")
