@@ -25,7 +25,7 @@ from peregrine.llm.errors import (
     LLMNotConfiguredError,
     LLMUnavailableError,
 )
-from peregrine.llm.providers.base import ChatRequest, Provider
+from peregrine.llm.providers.base import ChatRequest, Completion, Provider
 from peregrine.settings import Secret, Settings
 from peregrine.storage.queries import llm_calls as call_q
 from peregrine.storage.queries.preferences import get_preference
@@ -134,25 +134,7 @@ class LLMRouter:
                 self._record(db, purpose, backend.name, model, None, None, latency, str(exc))
                 log.info("LLM backend %s failed (%s): %s", backend.name, purpose, exc)
                 continue
-            latency = (time.perf_counter() - started) * 1000
-            self._record(
-                db,
-                purpose,
-                backend.name,
-                completion.model,
-                completion.prompt_tokens,
-                completion.completion_tokens,
-                latency,
-                "",
-            )
-            return LLMResult(
-                text=completion.text,
-                backend=backend.name,
-                model=completion.model,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                latency_ms=latency,
-            )
+            return self._succeeded(db, purpose, backend, completion, started)
         raise LLMUnavailableError(purpose, attempts)
 
     def stream(
@@ -240,25 +222,7 @@ class LLMRouter:
             latency = (time.perf_counter() - started) * 1000
             self._record(db, "test", backend.name, model, None, None, latency, str(exc))
             raise LLMUnavailableError("test", [Attempt(backend.name, str(exc))]) from None
-        latency = (time.perf_counter() - started) * 1000
-        self._record(
-            db,
-            "test",
-            backend.name,
-            completion.model,
-            completion.prompt_tokens,
-            completion.completion_tokens,
-            latency,
-            "",
-        )
-        return LLMResult(
-            text=completion.text,
-            backend=backend.name,
-            model=completion.model,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            latency_ms=latency,
-        )
+        return self._succeeded(db, "test", backend, completion, started)
 
     def close(self) -> None:
         with self._lock:
@@ -316,6 +280,35 @@ class LLMRouter:
                 )
                 self._providers[cache_key] = provider
         return provider
+
+    def _succeeded(
+        self,
+        db: UserDB,
+        purpose: str,
+        backend: BackendConfig,
+        completion: Completion,
+        started: float,
+    ) -> LLMResult:
+        """Record a successful call and turn it into the caller's result."""
+        latency = (time.perf_counter() - started) * 1000
+        self._record(
+            db,
+            purpose,
+            backend.name,
+            completion.model,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            latency,
+            "",
+        )
+        return LLMResult(
+            text=completion.text,
+            backend=backend.name,
+            model=completion.model,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_ms=latency,
+        )
 
     def _model(self, backend: BackendConfig, provider: Provider) -> str:
         if backend.model != "auto":
