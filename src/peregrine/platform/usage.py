@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from peregrine.lib.statuses import STATUSES
 from peregrine.observability.metrics import Metrics
 from peregrine.platform import consent as consent_q
 from peregrine.platform.consent import ConsentCache
@@ -31,25 +32,7 @@ from peregrine.platform.pool import PlatformDB, PlatformUnavailable
 
 log = logging.getLogger("peregrine.telemetry")
 
-# The pipeline's statuses, repeated here because platform code must not import services;
-# a unit test keeps the two lists equal.
-JOB_STATUSES = frozenset(
-    {
-        "pending",
-        "approved",
-        "dismissed",
-        "archived",
-        "applied",
-        "survey",
-        "phone_screen",
-        "interviewing",
-        "offer",
-        "hired",
-        "declined",
-        "rejected",
-        "withdrawn",
-    }
-)
+JOB_STATUSES = frozenset(STATUSES)
 
 # A value rule is a simple type (counts, durations, flags) or a closed set of words.
 # There is deliberately no rule for free text: no job text, URLs, names or e-mails can

@@ -11,26 +11,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from peregrine.lib.clock import now_iso, utcnow
+from peregrine.lib.statuses import STATUSES
 from peregrine.storage.queries import events as event_q
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.userdb import UserDB
-
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "approved",
-    "dismissed",
-    "archived",
-    "applied",
-    "survey",
-    "phone_screen",
-    "interviewing",
-    "offer",
-    "hired",
-    "declined",
-    "rejected",
-    "withdrawn",
-)
 
 STATUS_LABELS: dict[str, str] = {
     "pending": "To review",

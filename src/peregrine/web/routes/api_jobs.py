@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from peregrine.lib.clock import now_iso
+from peregrine.lib.statuses import STATUSES
 from peregrine.services import jobs as job_service
 from peregrine.services import pipeline
 from peregrine.storage.queries import events as event_q
@@ -18,21 +19,11 @@ from peregrine.web.deps import UserDBDep
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 SortParam = Literal["score", "newest", "posted", "salary", "company", "title"]
-StatusParam = Literal[
-    "pending",
-    "approved",
-    "dismissed",
-    "archived",
-    "applied",
-    "survey",
-    "phone_screen",
-    "interviewing",
-    "offer",
-    "hired",
-    "declined",
-    "rejected",
-    "withdrawn",
-]
+if TYPE_CHECKING:
+    StatusParam = str
+else:
+    # Literal over the shared tuple: FastAPI validates it and OpenAPI lists the values.
+    StatusParam = Literal[STATUSES]
 
 
 class JobOut(BaseModel):
