@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from peregrine.platform.usage import EVENTS, JOB_STATUSES, UsageEventRejected, check_metadata
+from peregrine.platform.usage import EVENTS, UsageEventRejected, check_metadata
 from peregrine.services.pipeline import STATUSES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,8 +58,12 @@ def test_no_rule_admits_free_text() -> None:
             assert rule is not str, f"{event}.{key} would admit free text"
 
 
-def test_job_statuses_match_the_pipeline() -> None:
-    assert set(STATUSES) == JOB_STATUSES
+def test_every_pipeline_status_is_accepted_and_nothing_else() -> None:
+    for status in STATUSES:
+        meta = {"from_status": status, "to_status": status}
+        assert check_metadata("job_moved", meta) == meta
+    with pytest.raises(UsageEventRejected):
+        check_metadata("job_moved", {"to_status": "Applied at ACME"})
 
 
 def test_only_the_telemetry_module_writes_usage_events() -> None:
