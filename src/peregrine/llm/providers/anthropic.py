@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 
-from peregrine.llm.errors import BackendError
 from peregrine.llm.providers.base import ChatRequest, Completion
+from peregrine.llm.providers.sdk_errors import SdkErrors, translated
+
+_ERRORS = SdkErrors(
+    timeout=anthropic.APITimeoutError,
+    status=anthropic.APIStatusError,
+    connection=anthropic.APIConnectionError,
+    base=anthropic.AnthropicError,
+)
 
 
 class AnthropicProvider:
@@ -38,11 +44,11 @@ class AnthropicProvider:
         return args
 
     def list_models(self) -> list[str]:
-        with _translated(self._timeout_s):
+        with translated(_ERRORS, self._timeout_s):
             return [m.id for m in self._client.models.list()]
 
     def complete(self, request: ChatRequest, *, model: str) -> Completion:
-        with _translated(self._timeout_s):
+        with translated(_ERRORS, self._timeout_s):
             message = self._client.messages.create(**self._args(request, model))
         text = "".join(
             block.text for block in message.content if getattr(block, "type", "") == "text"
@@ -56,37 +62,10 @@ class AnthropicProvider:
 
     def stream(self, request: ChatRequest, *, model: str) -> Iterator[str]:
         with (
-            _translated(self._timeout_s),
+            translated(_ERRORS, self._timeout_s),
             self._client.messages.stream(**self._args(request, model)) as stream,
         ):
             yield from stream.text_stream
 
     def close(self) -> None:
         self._client.close()
-
-
-@contextlib.contextmanager
-def _translated(timeout_s: float) -> Iterator[None]:
-    """Turn the client's exceptions into ``BackendError`` with a short, key-free message."""
-    try:
-        yield
-    except BackendError:
-        raise
-    except anthropic.APITimeoutError:
-        raise BackendError(f"timed out after {timeout_s:g} s") from None
-    except anthropic.APIStatusError as exc:
-        raise BackendError(f"HTTP {exc.status_code}: {_detail(exc)}") from None
-    except anthropic.APIConnectionError:
-        raise BackendError("cannot reach the server") from None
-    except (anthropic.AnthropicError, ValueError) as exc:
-        raise BackendError(f"unexpected answer ({type(exc).__name__})") from None
-
-
-def _detail(exc: anthropic.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            return str(error.get("message", ""))[:300]
-        return str(error)[:300]
-    return str(exc.message)[:300]

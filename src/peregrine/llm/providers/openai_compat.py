@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,14 @@ import openai
 
 from peregrine.llm.errors import BackendError
 from peregrine.llm.providers.base import ChatRequest, Completion
+from peregrine.llm.providers.sdk_errors import SdkErrors, translated
+
+_ERRORS = SdkErrors(
+    timeout=openai.APITimeoutError,
+    status=openai.APIStatusError,
+    connection=openai.APIConnectionError,
+    base=openai.OpenAIError,
+)
 
 
 class OpenAICompatProvider:
@@ -35,14 +42,14 @@ class OpenAICompatProvider:
         return messages
 
     def list_models(self) -> list[str]:
-        with _translated(self._timeout_s):
+        with translated(_ERRORS, self._timeout_s):
             return [m.id for m in self._client.models.list()]
 
     def complete(self, request: ChatRequest, *, model: str) -> Completion:
         extra: dict[str, Any] = {}
         if request.temperature is not None:
             extra["temperature"] = request.temperature
-        with _translated(self._timeout_s):
+        with translated(_ERRORS, self._timeout_s):
             response = self._client.chat.completions.create(
                 model=model,
                 messages=self._messages(request),
@@ -60,7 +67,7 @@ class OpenAICompatProvider:
         )
 
     def stream(self, request: ChatRequest, *, model: str) -> Iterator[str]:
-        with _translated(self._timeout_s):
+        with translated(_ERRORS, self._timeout_s):
             chunks = self._client.chat.completions.create(
                 model=model,
                 messages=self._messages(request),
@@ -74,30 +81,3 @@ class OpenAICompatProvider:
 
     def close(self) -> None:
         self._client.close()
-
-
-@contextlib.contextmanager
-def _translated(timeout_s: float) -> Iterator[None]:
-    """Turn the client's exceptions into ``BackendError`` with a short, key-free message."""
-    try:
-        yield
-    except BackendError:
-        raise
-    except openai.APITimeoutError:
-        raise BackendError(f"timed out after {timeout_s:g} s") from None
-    except openai.APIStatusError as exc:
-        raise BackendError(f"HTTP {exc.status_code}: {_detail(exc)}") from None
-    except openai.APIConnectionError:
-        raise BackendError("cannot reach the server") from None
-    except (openai.OpenAIError, ValueError) as exc:
-        raise BackendError(f"unexpected answer ({type(exc).__name__})") from None
-
-
-def _detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            return str(error.get("message", ""))[:300]
-        return str(error)[:300]
-    return str(exc.message)[:300]
