@@ -120,22 +120,30 @@ class LLMRouter:
         attempts: list[Attempt] = []
         for backend in chain:
             request = self._request(backend, prompt, system, max_tokens, temperature)
-            started = time.perf_counter()
-            model = ""
-            try:
-                provider = self._provider(backend)
-                model = self._model(backend, provider)
-                completion = provider.complete(request, model=model)
-                if not completion.text.strip():
-                    raise BackendError("answered with empty text")
-            except BackendError as exc:
-                latency = (time.perf_counter() - started) * 1000
-                attempts.append(Attempt(backend.name, str(exc)))
-                self._record(db, purpose, backend.name, model, None, None, latency, str(exc))
-                log.info("LLM backend %s failed (%s): %s", backend.name, purpose, exc)
-                continue
-            return self._succeeded(db, purpose, backend, completion, started)
+            outcome = self._complete_once(db, purpose, backend, request)
+            if isinstance(outcome, LLMResult):
+                return outcome
+            attempts.append(outcome)
         raise LLMUnavailableError(purpose, attempts)
+
+    def _complete_once(
+        self, db: UserDB, purpose: str, backend: BackendConfig, request: ChatRequest
+    ) -> LLMResult | Attempt:
+        """Ask one backend: its result, or the failed attempt (already recorded)."""
+        started = time.perf_counter()
+        model = ""
+        try:
+            provider = self._provider(backend)
+            model = self._model(backend, provider)
+            completion = provider.complete(request, model=model)
+            if not completion.text.strip():
+                raise BackendError("answered with empty text")
+        except BackendError as exc:
+            latency = (time.perf_counter() - started) * 1000
+            self._record(db, purpose, backend.name, model, None, None, latency, str(exc))
+            log.info("LLM backend %s failed (%s): %s", backend.name, purpose, exc)
+            return Attempt(backend.name, str(exc))
+        return self._succeeded(db, purpose, backend, completion, started)
 
     def stream(
         self,
@@ -210,19 +218,10 @@ class LLMRouter:
         if backend is None:
             raise LLMNotConfiguredError(f"there is no LLM backend named {name!r}")
         request = self._request(backend, prompt, "", max_tokens, None)
-        started = time.perf_counter()
-        model = ""
-        try:
-            provider = self._provider(backend)
-            model = self._model(backend, provider)
-            completion = provider.complete(request, model=model)
-            if not completion.text.strip():
-                raise BackendError("answered with empty text")
-        except BackendError as exc:
-            latency = (time.perf_counter() - started) * 1000
-            self._record(db, "test", backend.name, model, None, None, latency, str(exc))
-            raise LLMUnavailableError("test", [Attempt(backend.name, str(exc))]) from None
-        return self._succeeded(db, "test", backend, completion, started)
+        outcome = self._complete_once(db, "test", backend, request)
+        if isinstance(outcome, Attempt):
+            raise LLMUnavailableError("test", [outcome])
+        return outcome
 
     def close(self) -> None:
         with self._lock:
