@@ -310,3 +310,23 @@ def test_csv_and_json_rows_match_the_database_field_for_field(
     assert parsed[1]["notes"] == 'two\nlines, a "quote" and 100%s %w'
     assert jobs_json == [dict(zip(columns, row, strict=True)) for row in values]
     assert jobs_json[1]["match_score"] == 0.25
+
+
+def test_a_staged_restore_is_one_self_contained_encrypted_file(
+    alice_db: Path, tmp_path: Path
+) -> None:
+    archive = _export(alice_db, tmp_path)
+    key = os.urandom(32)
+    target = tmp_path / "bob" / "staging.db"
+    target.parent.mkdir()
+    staged = stage_restore(archive, target=target, key=key, workdir_root=tmp_path / "work")
+    # No -wal or -journal beside it: the rename in swap_in moves the whole database.
+    assert sorted(p.name for p in target.parent.iterdir()) == [staged.path.name]
+    assert not staged.path.read_bytes()[:16].startswith(b"SQLite format 3")
+    swap_in(staged.path, target, key=key)
+    assert job_titles(target, key=key) == ["Engineer alice1", "Engineer alice2", "Engineer alice3"]
+    db = UserDB.open(target, key=key)
+    try:
+        assert db.execute("PRAGMA quick_check")[0][0] == "ok"
+    finally:
+        db.close()
