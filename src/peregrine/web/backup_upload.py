@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
-from peregrine.storage.backup import BackupError
+from peregrine.storage.backup import BackupError, private_workdir
+from peregrine.storage.backup_restore import RestoreLimits, StagedRestore, stage_restore
 from peregrine.web.security import BodyTooLargeError
 
 FIELD = b"file"
@@ -135,3 +138,33 @@ async def receive_backup(request: Request, dest: Path, *, limit: int) -> int:
     if not part.found:
         raise BackupError("no backup file in the upload (the form field is 'file')")
     return part.size
+
+
+def _stage_and_swap(store: Any, archive: Path, limit: int) -> StagedRestore:
+    path, key = store.location()
+    staged = stage_restore(
+        archive,
+        target=path,
+        key=key,
+        workdir_root=store.workdir_root,
+        limits=RestoreLimits(max_archive_bytes=limit),
+    )
+    try:
+        store.replace_database(staged.path)
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+async def restore_from_request(request: Request, *, limit: int) -> StagedRestore:
+    """Receive the upload, check it, rebuild the database and swap it in (API and page).
+
+    ``store`` comes from the tenancy (not a borrowed handle): the swap must wait for every
+    borrowed handle to come back.
+    """
+    store = await run_in_threadpool(request.app.state.tenancy.store, request)
+    with private_workdir(store.workdir_root) as work:
+        archive = work / "upload.zip"
+        await receive_backup(request, archive, limit=limit)
+        return await run_in_threadpool(_stage_and_swap, store, archive, limit)

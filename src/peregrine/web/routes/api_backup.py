@@ -8,18 +8,15 @@ the database.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from peregrine.storage.backup import private_workdir
 from peregrine.storage.backup_export import BackupExport, open_export
-from peregrine.storage.backup_restore import RestoreLimits, stage_restore
 from peregrine.web import usage_events
-from peregrine.web.backup_upload import UploadTooLargeError, receive_backup
+from peregrine.web.backup_upload import UploadTooLargeError, restore_from_request
 from peregrine.web.deps import SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["backup"])
@@ -78,28 +75,6 @@ def _close(chunks: Iterator[bytes], export: BackupExport) -> None:
     export.close()
 
 
-def _stage_and_swap(store: Any, archive: Path, limit: int) -> dict[str, Any]:
-    path, key = store.location()
-    staged = stage_restore(
-        archive,
-        target=path,
-        key=key,
-        workdir_root=store.workdir_root,
-        limits=RestoreLimits(max_archive_bytes=limit),
-    )
-    try:
-        store.replace_database(staged.path)
-    except BaseException:
-        staged.discard()
-        raise
-    return {
-        "restored": True,
-        "schema_version": staged.schema_version,
-        "backup_created_at": staged.created_at,
-        "row_counts": staged.row_counts,
-    }
-
-
 @router.post(
     "/backup",
     openapi_extra={
@@ -123,15 +98,16 @@ async def restore_backup(request: Request, settings: SettingsDep, _: NotDemo) ->
     The multipart field ``file`` is streamed into the user's private work folder as it
     arrives (web/backup_upload.py), never into the system's temporary folder.
     """
-    limit = settings.max_backup_bytes
-    store = await run_in_threadpool(request.app.state.tenancy.store, request)
-    with private_workdir(store.workdir_root) as work:
-        archive = work / "upload.zip"
-        try:
-            await receive_backup(request, archive, limit=limit)
-        except UploadTooLargeError as exc:
-            raise HTTPException(413, str(exc)) from exc
-        return await run_in_threadpool(_stage_and_swap, store, archive, limit)
+    try:
+        staged = await restore_from_request(request, limit=settings.max_backup_bytes)
+    except UploadTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from exc
+    return {
+        "restored": True,
+        "schema_version": staged.schema_version,
+        "backup_created_at": staged.created_at,
+        "row_counts": staged.row_counts,
+    }
 
 
 @router.post("/backup/rollback")
