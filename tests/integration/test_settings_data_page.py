@@ -49,7 +49,7 @@ def test_a_backup_restored_through_the_form_can_be_undone(client: TestClient) ->
     restored = client.post(action, files={"file": ("b.zip", archive, "application/zip")})
     assert restored.status_code == 200  # after the redirect to the page
     assert restored.url.path == "/settings/data"
-    assert "Restored 1 jobs from the backup" in restored.text
+    assert "Restored 1 job from the backup" in restored.text
     assert _titles(client) == ["Role 1"]
 
     undone = client.post("/settings/data/rollback", data={"csrf_token": token})

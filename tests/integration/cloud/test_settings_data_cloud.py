@@ -62,6 +62,6 @@ def test_alice_restores_her_backup_through_the_form_and_bob_is_untouched(
     done = cloud_client.post(
         action.group(1), files={"file": ("b.zip", archive, "application/zip")}, headers=alice
     )
-    assert "Restored 1 jobs" in done.text
+    assert "Restored 1 job from" in done.text
     assert _titles(cloud_client, alice) == ["Role 1"]
     assert _titles(cloud_client, bob) == ["Role 7"]

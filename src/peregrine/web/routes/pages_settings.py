@@ -423,8 +423,8 @@ async def data_restore(request: Request) -> Response:
         response,
         request,
         "success",
-        f"Restored {jobs} jobs from the backup{made}. Your previous data is kept: "
-        "“Undo the last restore” puts it back.",
+        f"Restored {jobs} job{'' if jobs == 1 else 's'} from the backup{made}. "
+        "Your previous data is kept: “Undo the last restore” puts it back.",
     )
     return response
 
