@@ -271,3 +271,62 @@ def test_a_swap_is_refused_while_someone_still_has_the_database_open(
         holder.close()
     assert job_titles(alice_db)[0] == "Engineer alice1"
     staged.discard()
+
+
+def test_csv_and_json_rows_match_the_database_field_for_field(
+    alice_db: Path, tmp_path: Path
+) -> None:
+    db = UserDB.open(alice_db)
+    try:
+        with db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET notes = ?, match_score = 0.25 WHERE id = 2",
+                ('two\nlines, a "quote" and 100%s %w',),
+            )
+    finally:
+        db.close()
+    archive = _export(alice_db, tmp_path)
+    plain = tmp_path / "plain.db"
+    with zipfile.ZipFile(archive) as zf:
+        plain.write_bytes(zf.read(DB_MEMBER))
+        csv_text = zf.read("data/jobs.csv").decode()
+        jobs_json = json.loads(zf.read("data/jobs.json"))
+    conn = sqlite3.connect(plain)
+    try:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+        texts = conn.execute(
+            "SELECT " + ", ".join(f'CAST("{c}" AS TEXT)' for c in columns) + " FROM jobs"
+        ).fetchall()
+        values = conn.execute("SELECT * FROM jobs").fetchall()
+    finally:
+        conn.close()
+    # Every non-NULL field quoted with inner quotes doubled; NULL an empty field.
+    expected = [",".join(columns)] + [
+        ",".join("" if v is None else '"' + v.replace('"', '""') + '"' for v in row)
+        for row in texts
+    ]
+    assert csv_text == "\n".join(expected) + "\n"
+    parsed = list(csv.DictReader(io.StringIO(csv_text)))
+    assert parsed[1]["notes"] == 'two\nlines, a "quote" and 100%s %w'
+    assert jobs_json == [dict(zip(columns, row, strict=True)) for row in values]
+    assert jobs_json[1]["match_score"] == 0.25
+
+
+def test_a_staged_restore_is_one_self_contained_encrypted_file(
+    alice_db: Path, tmp_path: Path
+) -> None:
+    archive = _export(alice_db, tmp_path)
+    key = os.urandom(32)
+    target = tmp_path / "bob" / "staging.db"
+    target.parent.mkdir()
+    staged = stage_restore(archive, target=target, key=key, workdir_root=tmp_path / "work")
+    # No -wal or -journal beside it: the rename in swap_in moves the whole database.
+    assert sorted(p.name for p in target.parent.iterdir()) == [staged.path.name]
+    assert not staged.path.read_bytes()[:16].startswith(b"SQLite format 3")
+    swap_in(staged.path, target, key=key)
+    assert job_titles(target, key=key) == ["Engineer alice1", "Engineer alice2", "Engineer alice3"]
+    db = UserDB.open(target, key=key)
+    try:
+        assert db.execute("PRAGMA quick_check")[0][0] == "ok"
+    finally:
+        db.close()

@@ -7,22 +7,19 @@ the database.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from peregrine.storage.backup import BackupError, private_workdir
 from peregrine.storage.backup_export import BackupExport, open_export
-from peregrine.storage.backup_restore import RestoreLimits, stage_restore
 from peregrine.web import usage_events
+from peregrine.web.backup_upload import UploadTooLargeError, restore_from_request
 from peregrine.web.deps import SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["backup"])
-_UPLOAD_CHUNK = 1024 * 1024
 
 
 def writable_mode(settings: SettingsDep) -> None:
@@ -78,56 +75,39 @@ def _close(chunks: Iterator[bytes], export: BackupExport) -> None:
     export.close()
 
 
-def _restore(request: Request, upload: Any, limit: int) -> dict[str, Any]:
-    store = request.app.state.tenancy.store(request)
-    path, key = store.location()
-    with private_workdir(store.workdir_root) as work:
-        archive = work / "upload.zip"
-        fd = os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        size = 0
-        try:
-            with open(fd, "wb") as out:
-                while block := upload.read(_UPLOAD_CHUNK):
-                    size += len(block)
-                    if size > limit:
-                        raise BackupError(
-                            f"the backup is larger than the {limit // 1024**2} MB limit"
-                        )
-                    out.write(block)
-        except OSError as exc:
-            raise BackupError(f"cannot store the upload: {exc.strerror}") from exc
-        staged = stage_restore(
-            archive,
-            target=path,
-            key=key,
-            workdir_root=store.workdir_root,
-            limits=RestoreLimits(max_archive_bytes=limit),
-        )
+@router.post(
+    "/backup",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def restore_backup(request: Request, settings: SettingsDep, _: NotDemo) -> dict[str, Any]:
+    """Replace the user's data with a backup; the previous data is kept for rollback.
+
+    The multipart field ``file`` is streamed into the user's private work folder as it
+    arrives (web/backup_upload.py), never into the system's temporary folder.
+    """
     try:
-        store.replace_database(staged.path)
-    except BaseException:
-        staged.discard()
-        raise
+        staged = await restore_from_request(request, limit=settings.max_backup_bytes)
+    except UploadTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from exc
     return {
         "restored": True,
         "schema_version": staged.schema_version,
         "backup_created_at": staged.created_at,
         "row_counts": staged.row_counts,
     }
-
-
-@router.post("/backup")
-async def restore_backup(
-    request: Request,
-    settings: SettingsDep,
-    _: NotDemo,
-    file: Annotated[UploadFile, File(description="a Peregrine backup zip")],
-) -> dict[str, Any]:
-    """Replace the user's data with a backup; the previous data is kept for rollback."""
-    try:
-        return await run_in_threadpool(_restore, request, file.file, settings.max_backup_bytes)
-    finally:
-        await file.close()
 
 
 @router.post("/backup/rollback")

@@ -19,11 +19,13 @@ from peregrine.services.resume_parser import (
     StructuredResume,
     parse_upload,
 )
+from peregrine.storage.backup import BackupError
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import privacy_settings as privacy
 from peregrine.web import settings_forms as sf
+from peregrine.web.backup_upload import restore_from_request
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.platform_deps import get_platform, get_user_id
@@ -61,6 +63,7 @@ def _read(db: UserDB, fn: Any) -> Any:
 
 @router.get("/settings", response_class=HTMLResponse, name="settings")
 def settings_index(request: Request) -> HTMLResponse:
+    get_user_id(request)  # cloud mode: sign-in page or 410 like every other page
     return _page(request, "", "index.html", {})
 
 
@@ -386,7 +389,61 @@ async def llm_test(request: Request, db: UserDBDep) -> Response:
 
 @router.get("/settings/data", response_class=HTMLResponse, name="settings_data")
 def data_page(request: Request) -> HTMLResponse:
-    return _page(request, "settings_data", "data.html", {"cloud": request.app.state.settings.cloud})
+    # The page reads no data, but in cloud mode it must still be refused without a valid
+    # session (sign-in page) and for an erased account (410), like every other page.
+    get_user_id(request)
+    settings = request.app.state.settings
+    context = {
+        "cloud": settings.cloud,
+        "demo": settings.demo,
+        "limit_mb": settings.max_backup_bytes // 1024**2,
+    }
+    return _page(request, "settings_data", "data.html", context)
+
+
+@router.post("/settings/data/restore", name="settings_data_restore")
+async def data_restore(request: Request) -> Response:
+    """The restore form: the same path as ``POST /api/v1/backup`` (web/backup_upload.py).
+
+    Its CSRF token travels in the URL (web/security.py): the body is a backup archive.
+    """
+    response = redirect(request, "settings_data")
+    settings = request.app.state.settings
+    if settings.demo:
+        flash(response, request, "error", "Restoring a backup is not available in the demo.")
+        return response
+    try:
+        staged = await restore_from_request(request, limit=settings.max_backup_bytes)
+    except BackupError as exc:
+        flash(response, request, "error", f"The backup was not restored: {exc}.")
+        return response
+    jobs = staged.row_counts.get("jobs", 0)
+    made = f" made {staged.created_at}" if staged.created_at else ""
+    flash(
+        response,
+        request,
+        "success",
+        f"Restored {jobs} job{'' if jobs == 1 else 's'} from the backup{made}. "
+        "Your previous data is kept: “Undo the last restore” puts it back.",
+    )
+    return response
+
+
+@router.post("/settings/data/rollback", name="settings_data_rollback")
+async def data_rollback(request: Request) -> Response:
+    await request.form()
+    response = redirect(request, "settings_data")
+    if request.app.state.settings.demo:
+        flash(response, request, "error", "Restoring a backup is not available in the demo.")
+        return response
+    try:
+        store = await run_in_threadpool(request.app.state.tenancy.store, request)
+        await run_in_threadpool(store.rollback_database)
+    except BackupError as exc:
+        flash(response, request, "error", f"Nothing was changed: {exc}.")
+        return response
+    flash(response, request, "success", "Your data from before the last restore is back.")
+    return response
 
 
 @router.get("/settings/privacy", response_class=HTMLResponse, name="settings_privacy")
