@@ -57,9 +57,7 @@ def ensure(conn: psycopg.Connection) -> list[str]:
         # No parameters: psycopg sends the script as-is, so its % signs need no escaping.
         conn.execute(_full_schema().encode())
         for name in sorted(deltas):
-            conn.execute(
-                f"INSERT INTO {_TABLE} (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,)
-            )
+            conn.execute(f"INSERT INTO {_TABLE} (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,))
         return ["procrastinate schema"]
     done = {row[0] for row in conn.execute(f"SELECT name FROM {_TABLE}").fetchall()}
     if not done:
