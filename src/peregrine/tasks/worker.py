@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
+import psycopg_pool
 from procrastinate import jobs as pq_jobs
 
 from peregrine.lib.clock import now_iso
@@ -198,14 +199,8 @@ class WorkerOptions:
 
 
 def build_app(options: WorkerOptions, runner: UserTaskRunner) -> procrastinate.App:
-    connector = procrastinate.PsycopgConnector(
-        conninfo=options.conninfo,
-        min_size=1,
-        # Jobs, the LISTEN connection, heartbeats and the stalled-job sweep.
-        max_size=options.concurrency + 3,
-        kwargs={"application_name": options.name, "connect_timeout": options.connect_timeout},
-    )
-    app = procrastinate.App(connector=connector)
+    # The pool is given at open time (run_worker).
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 
     @app.task(
         name=TASK_NAME,
@@ -259,23 +254,42 @@ async def _sweep_stalled(
 async def run_worker(options: WorkerOptions, runner: UserTaskRunner) -> None:
     """Run until cancelled; cancelling lets running tasks finish or requeue first."""
     app = build_app(options, runner)
-    async with app.open_async():
-        sweeper = asyncio.create_task(_sweep_stalled(app, runner, options))
-        try:
-            await app.run_worker_async(
-                queues=[options.queue],
-                concurrency=options.concurrency,
-                name=options.name,
-                wait=True,
-                install_signal_handlers=False,
-                update_heartbeat_interval=max(0.5, options.stalled_after / 3),
-                stalled_worker_timeout=options.stalled_after,
-                fetch_job_polling_interval=2.0,
-            )
-        finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+    # Our own pool, closed in every case: a pool whose first connection fails inside
+    # Procrastinate's open would leave its background tasks running.
+    pool = psycopg_pool.AsyncConnectionPool(
+        options.conninfo,
+        min_size=1,
+        # Jobs, the LISTEN connection, heartbeats and the stalled-job sweep.
+        max_size=options.concurrency + 3,
+        open=False,
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        kwargs={"application_name": options.name, "connect_timeout": options.connect_timeout},
+    )
+    try:
+        await pool.open(wait=True, timeout=max(5.0, 2.0 * options.connect_timeout))
+        async with app.open_async(pool):
+            await _work(app, runner, options)
+    finally:
+        await pool.close()
+
+
+async def _work(app: procrastinate.App, runner: UserTaskRunner, options: WorkerOptions) -> None:
+    sweeper = asyncio.create_task(_sweep_stalled(app, runner, options))
+    try:
+        await app.run_worker_async(
+            queues=[options.queue],
+            concurrency=options.concurrency,
+            name=options.name,
+            wait=True,
+            install_signal_handlers=False,
+            update_heartbeat_interval=max(0.5, options.stalled_after / 3),
+            stalled_worker_timeout=options.stalled_after,
+            fetch_job_polling_interval=2.0,
+        )
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
 
 
 class EmbeddedWorker:
@@ -306,6 +320,8 @@ class EmbeddedWorker:
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
+        # Libraries ask for "the current loop" from this thread (psycopg's pool, asgiref).
+        asyncio.set_event_loop(loop)
         self._loop = loop
         try:
             self._task = loop.create_task(self._run_forever())
@@ -314,6 +330,13 @@ class EmbeddedWorker:
         except asyncio.CancelledError:
             pass
         finally:
+            # Whatever the libraries left pending ends here, before the loop closes.
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            asyncio.set_event_loop(None)
             loop.close()
 
     async def _run_forever(self) -> None:
