@@ -38,7 +38,6 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
     """
     import asyncio
     import contextlib
-    import logging
     import re
     import signal
     import socket
@@ -82,9 +81,6 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
     from peregrine.tasks.worker import UserTaskRunner, WorkerOptions, run_worker
 
     configure_logging(level=settings.log_level, log_format=settings.log_format)
-    # Procrastinate's info lines repeat each job's arguments, user ids included; ours name
-    # a one-way ref instead.
-    logging.getLogger("procrastinate").setLevel(logging.WARNING)
     llm = build_router(settings)
     stopping = threading.Event()
     tenancy = TaskTenancy(settings)

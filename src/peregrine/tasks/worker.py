@@ -253,6 +253,9 @@ async def _sweep_stalled(
 
 async def run_worker(options: WorkerOptions, runner: UserTaskRunner) -> None:
     """Run until cancelled; cancelling lets running tasks finish or requeue first."""
+    # Procrastinate's info lines repeat each job's arguments, user ids included; ours name
+    # a one-way ref instead.
+    logging.getLogger("procrastinate").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     app = build_app(options, runner)
     # Our own pool, closed in every case: a pool whose first connection fails inside
     # Procrastinate's open would leave its background tasks running.

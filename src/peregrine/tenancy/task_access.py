@@ -17,8 +17,14 @@ from peregrine.settings import Settings
 from peregrine.storage.erasure import is_tombstoned, user_ref
 from peregrine.storage.migrate import MigrationError
 from peregrine.storage.registry import HandleRegistry
-from peregrine.storage.userdb import StorageError, UserDB
-from peregrine.tenancy.identity import IdentityError, TenantLayout, canonical_user_id
+from peregrine.storage.userdb import NotADatabaseError, StorageError, UserDB
+from peregrine.tenancy.identity import (
+    IdentityError,
+    TenantLayout,
+    canonical_user_id,
+    derive_key,
+)
+from peregrine.tenancy.rotation import rekey
 
 log = logging.getLogger("peregrine.tasks")
 
@@ -42,6 +48,8 @@ class TaskTenancy:
             settings.cloud_app_slug,
             settings.cf_server_secret.reveal().encode(),
         )
+        previous = settings.cf_server_secret_previous
+        self._previous = previous.reveal().encode() if previous else None
         self.registry = HandleRegistry(
             max_open=settings.cloud_db_cache_size, idle_seconds=settings.cloud_db_idle_seconds
         )
@@ -62,7 +70,22 @@ class TaskTenancy:
             raise TaskUserRefused(f"user ref={ref} has no database", reason="unknown")
 
         def opener() -> UserDB:
-            return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+            try:
+                return UserDB.open(tenant.db_path, key=tenant.key, create=False)
+            except NotADatabaseError:
+                # Mid-rotation: re-key from the previous secret, as the web layer does.
+                if self._previous is None:
+                    raise
+                try:
+                    rekey(
+                        tenant.db_path,
+                        old_key=derive_key(self._previous, canonical),
+                        new_key=tenant.key,
+                    )
+                    log.info("key rotation: re-keyed the database of user ref=%s", ref)
+                except NotADatabaseError:
+                    pass  # another process re-keyed it first, or neither key opens it
+                return UserDB.open(tenant.db_path, key=tenant.key, create=False)
 
         try:
             db = self.registry.acquire(canonical, opener)
