@@ -470,3 +470,17 @@ def test_the_embedded_worker_runs_tasks_in_the_app_process(
     task = _submit(client, "note", None)
     wait_for(_status_is(client, task["id"], "succeeded"), "the embedded worker")
     assert ran == [ALICE]
+
+
+def test_a_submit_while_postgres_is_away_answers_503_and_leaves_nothing_queued(
+    make_cloud_client: MakeClient, hung_server: HungServer
+) -> None:
+    client, app, _ = make_cloud_client(hung_server.url, PEREGRINE_EMBEDDED_WORKER="false")
+    app.state.tasks.registry.register("mark", _never_runs)
+    r = client.post("/api/v1/tasks", json={"kind": "mark", "params": {"canary": "x"}})
+    assert r.status_code == 503
+    assert "task queue is unavailable" in r.json()["error"]
+    listed = client.get("/api/v1/tasks").json()["items"]
+    assert [t["status"] for t in listed] == ["cancelled"]
+    # Pages keep working meanwhile.
+    assert client.get("/api/v1/jobs").status_code == 200
