@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 
 from peregrine.settings import Settings
 from peregrine.storage.erasure import is_tombstoned, user_ref
@@ -39,6 +42,13 @@ class TaskUserRefused(Exception):
         self.reason = reason
 
 
+def _file_identity(path: Path) -> tuple[int, int]:
+    found = os.stat(path)
+    if not stat.S_ISREG(found.st_mode):
+        raise FileNotFoundError(path)
+    return found.st_dev, found.st_ino
+
+
 class TaskTenancy:
     def __init__(self, settings: Settings) -> None:
         if settings.cf_server_secret is None:
@@ -50,6 +60,7 @@ class TaskTenancy:
         )
         previous = settings.cf_server_secret_previous
         self._previous = previous.reveal().encode() if previous else None
+        self._opened: dict[str, tuple[int, int]] = {}  # user → (device, inode) at open
         self.registry = HandleRegistry(
             max_open=settings.cloud_db_cache_size, idle_seconds=settings.cloud_db_idle_seconds
         )
@@ -66,10 +77,17 @@ class TaskTenancy:
         if is_tombstoned(self.layout.root, canonical):
             self.registry.close_user(canonical)
             raise TaskUserRefused(f"user ref={ref} was deleted", reason="deleted")
-        if not tenant.db_path.is_file():
-            raise TaskUserRefused(f"user ref={ref} has no database", reason="unknown")
+        try:
+            identity = _file_identity(tenant.db_path)
+        except FileNotFoundError:
+            raise TaskUserRefused(f"user ref={ref} has no database", reason="unknown") from None
+        if self._opened.get(canonical, identity) != identity:
+            # Replaced since we opened it (a restore swaps the file in another process): a
+            # cached handle would write into the old, unlinked file.
+            self.registry.close_user(canonical)
 
         def opener() -> UserDB:
+            self._opened[canonical] = _file_identity(tenant.db_path)
             try:
                 return UserDB.open(tenant.db_path, key=tenant.key, create=False)
             except NotADatabaseError:

@@ -3,13 +3,17 @@ only, never a new folder, and refusals that name no id."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pytest
 
 from peregrine.storage.erasure import erase_user
+from peregrine.storage.userdb import UserDB
 from peregrine.tenancy.cloud import CloudTenancy
+from peregrine.tenancy.identity import derive_key
 from peregrine.tenancy.task_access import TaskTenancy, TaskUserRefused
 from tests.integration.cloud.conftest import ALICE, BOB, MALLORY, files_under, make_settings
 
@@ -108,3 +112,29 @@ def test_mid_rotation_it_rekeys_from_the_previous_secret(
             pass
     finally:
         plain.stop()
+
+
+def test_a_database_replaced_by_another_process_is_reopened_not_written_stale(
+    data_root: Path, jwt_secret: str, server_secret: str
+) -> None:
+    _provision(data_root, jwt_secret, server_secret, ALICE)
+    settings = make_settings(data_root, jwt_secret, server_secret)
+    tenancy = TaskTenancy(settings)
+    try:
+        with tenancy.lease(ALICE):
+            pass  # the handle stays cached
+        # A restore elsewhere swaps in another file (new inode) with other content.
+        path = data_root / ALICE / "peregrine" / "staging.db"
+        restored = path.with_name("restored.db")
+        shutil.copyfile(path, restored)
+        key = derive_key(server_secret.encode(), ALICE)
+        copy = UserDB.open(restored, key=key, create=False)
+        with copy.write() as conn:
+            conn.execute("UPDATE preferences SET value = '\"restored\"' WHERE key = 'who'")
+        copy.close()
+        os.replace(restored, path)
+        with tenancy.lease(ALICE) as db, db.read() as conn:
+            row = conn.execute("SELECT value FROM preferences WHERE key = 'who'").fetchone()
+        assert row[0] == '"restored"'
+    finally:
+        tenancy.stop()
