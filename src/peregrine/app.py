@@ -4,6 +4,7 @@ lifespan owns every resource, so tests can build many differently configured app
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,10 +12,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from peregrine import __version__
-from peregrine.llm.router import build_router
+from peregrine.llm.router import LLMRouter, build_router
 from peregrine.observability.metrics import Metrics
 from peregrine.observability.middleware import RequestMiddleware
-from peregrine.platform.runtime import build_platform
+from peregrine.platform.runtime import PlatformServices, build_platform
 from peregrine.services.discovery_tasks import (
     discover_handler,
     enrich_handler,
@@ -24,12 +25,16 @@ from peregrine.services.handlers import register_llm_handlers
 from peregrine.settings import Settings
 from peregrine.storage.backup import sweep_workdirs
 from peregrine.storage.engine import sqlite_report
+from peregrine.tasks.distributed import ProcrastinateTaskQueue
 from peregrine.tasks.local import LocalTaskQueue
 from peregrine.tasks.registry import DEFAULT, Registry
+from peregrine.tasks.worker import EmbeddedWorker, UserTaskRunner, WorkerOptions
 from peregrine.tenancy.cloud import CloudTenancy
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
+from peregrine.tenancy.task_access import TaskTenancy
 from peregrine.web import errors, signin, usage_events
+from peregrine.web.node import NodeMiddleware
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
     account,
@@ -66,19 +71,47 @@ def _tenancy(settings: Settings) -> LocalTenancy | DemoTenancy | CloudTenancy:
     return LocalTenancy(settings.staging_db)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    tenancy = _tenancy(settings)
-    metrics_registry = Metrics()
-    platform = build_platform(settings, metrics_registry)
-    llm = build_router(settings)
-    # The app's own handler registry: its handlers close over this app's router, so several
-    # apps configured differently in one process (tests) never share handlers.
+def task_registry(settings: Settings, llm: LLMRouter) -> Registry:
+    """The task handlers of one app (or `peregrine worker`): they close over its LLM router,
+    so several apps configured differently in one process (tests) never share handlers."""
     handlers = Registry(parent=DEFAULT)
     register_llm_handlers(handlers, llm, settings)
     handlers.register("discover", discover_handler)
     handlers.register("score", score_handler)
     handlers.register("enrich", enrich_handler)
-    tasks = LocalTaskQueue(workers=settings.task_workers, registry=handlers)
+    return handlers
+
+
+def _task_queue(
+    settings: Settings, platform: PlatformServices, handlers: Registry
+) -> LocalTaskQueue | ProcrastinateTaskQueue:
+    """Cloud mode with a platform database: the shared Procrastinate queue (plus a worker
+    in this process unless PEREGRINE_EMBEDDED_WORKER is false). Otherwise: in-process."""
+    if not settings.cloud or platform.db is None or settings.platform_db_url is None:
+        return LocalTaskQueue(workers=settings.task_workers, registry=handlers)
+    embedded = None
+    if settings.embedded_worker:
+        embedded = EmbeddedWorker(
+            WorkerOptions(
+                conninfo=settings.platform_db_url.reveal(),
+                concurrency=settings.task_workers,
+                name=f"peregrine-app-{settings.node_name or 'worker'}",
+                connect_timeout=settings.platform_connect_timeout,
+            ),
+            UserTaskRunner(
+                registry=handlers, tenancy=TaskTenancy(settings), stopping=threading.Event()
+            ),
+        )
+    return ProcrastinateTaskQueue(platform.db, registry=handlers, embedded=embedded)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    tenancy = _tenancy(settings)
+    metrics_registry = Metrics()
+    platform = build_platform(settings, metrics_registry)
+    llm = build_router(settings)
+    handlers = task_registry(settings, llm)
+    tasks = _task_queue(settings, platform, handlers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,7 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
         tenancy.start()
         # Opens the platform pool without waiting: the app serves while PostgreSQL is down.
         platform.start()
-        if isinstance(tenancy, LocalTenancy):
+        if isinstance(tenancy, LocalTenancy) and isinstance(tasks, LocalTaskQueue):
             # Restart recovery: tasks left running by a previous process become
             # 'interrupted', queued ones resume. Other users' databases attach on submit.
             tasks.attach(tenancy.db)
@@ -136,6 +169,7 @@ def create_app(settings: Settings) -> FastAPI:
         RequestMiddleware, metrics=metrics_registry if settings.metrics_enabled else None
     )
     app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(NodeMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     signin.install(app, login_url=settings.login_url)
     app.include_router(health.router)

@@ -271,7 +271,21 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "PEREGRINE_TASK_WORKERS",
         "2",
-        "Local and demo mode: background task worker threads in the server process (1-16).",
+        "Local and demo mode: background task worker threads in the server process (1-16). "
+        "Cloud mode with a platform database: how many tasks the embedded worker runs at once.",
+    ),
+    SettingSpec(
+        "PEREGRINE_EMBEDDED_WORKER",
+        "true",
+        "Cloud mode with a platform database: the server process also runs queued tasks. Set "
+        "false when separate `peregrine worker` processes run them (more than one app node).",
+    ),
+    SettingSpec(
+        "PEREGRINE_NODE_NAME",
+        "(unset)",
+        "A short name for this app process (letters, digits, `.`, `_`, `-`), reported by "
+        "`/healthz` and an `X-Peregrine-Node` response header, so an operator can tell which "
+        "node served a request. Unset: neither is sent.",
     ),
     SettingSpec(
         "LLM_BACKENDS_FILE",
@@ -336,6 +350,8 @@ class Settings:
     metrics_enabled: bool = False
     log_format: Literal["text", "json"] = "text"
     task_workers: int = 2
+    embedded_worker: bool = True
+    node_name: str | None = None
     llm_backends_file: Path | None = None
     llm_api_keys: Mapping[str, Secret] = field(default_factory=dict, repr=False)
     searxng_url: str | None = None
@@ -486,6 +502,8 @@ class Settings:
             metrics_enabled=metrics_enabled,
             log_format="json" if log_format == "json" else "text",
             task_workers=env.integer("PEREGRINE_TASK_WORKERS", 2, low=1, high=16),
+            embedded_worker=env.boolean_default("PEREGRINE_EMBEDDED_WORKER", True),
+            node_name=_node_name(env.text("PEREGRINE_NODE_NAME")),
             llm_backends_file=Path(llm_file) if llm_file else None,
             llm_api_keys=env.api_keys("LLM_API_KEY_VARIABLES", "OPENAI_API_KEY,ANTHROPIC_API_KEY"),
             searxng_url=searxng_url.rstrip("/") if searxng_url else None,
@@ -493,6 +511,17 @@ class Settings:
         if mode == "cloud":
             _check_cloud_secrets(settings)
         return settings
+
+
+def _node_name(raw: str) -> str | None:
+    # Sent in a response header: a strict shape keeps header injection out.
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", raw):
+        raise SettingsError(
+            f"PEREGRINE_NODE_NAME must be 1-63 letters, digits, '.', '_' or '-', got {raw!r}."
+        )
+    return raw
 
 
 def _check_cloud_secrets(settings: Settings) -> None:
@@ -566,6 +595,9 @@ class _Env:
         raise SettingsError(
             f"{name} must be one of true/false/1/0/yes/no, got {self.text(name)!r}."
         )
+
+    def boolean_default(self, name: str, default: bool) -> bool:
+        return self.boolean(name) if self.text(name) else default
 
     def integer(self, name: str, default: int, *, low: int, high: int) -> int:
         raw = self.text(name)

@@ -76,11 +76,20 @@ class Running:
 
 @contextmanager
 def start_app(
-    tmp_path: Path, *, root_path: str = "/peregrine", extra_env: dict[str, str] | None = None
+    tmp_path: Path,
+    *,
+    root_path: str = "/peregrine",
+    extra_env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    name: str = "app",
 ) -> Iterator[Running]:
-    """`peregrine serve` as a subprocess on a free loopback port."""
+    """`peregrine serve` as a subprocess on a free loopback port.
+
+    ``command`` replaces ``python -m peregrine`` (e.g. a script that registers test task
+    kinds first); ``name`` keeps several apps' logs apart (``<name>.log``).
+    """
     port = free_port()
-    log = tmp_path / "app.log"
+    log = tmp_path / f"{name}.log"
     env = {
         **os.environ,
         "PEREGRINE_DATA_DIR": str(tmp_path / "data"),
@@ -91,7 +100,7 @@ def start_app(
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "peregrine", "serve"],
+            [*(command or [sys.executable, "-m", "peregrine"]), "serve"],
             env=env,
             cwd=tmp_path,
             stdout=out,

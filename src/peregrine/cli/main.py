@@ -26,6 +26,7 @@ from peregrine.cli import (
     letter_cmd,
     platform_cmd,
     serve_cmd,
+    worker_cmd,
 )
 from peregrine.cli.context import CliError
 from peregrine.lib.http import FetchError
@@ -114,6 +115,7 @@ platform_cmd.admin.add_command(admin_cmd.delete_user)
 platform_cmd.admin.add_command(admin_cmd.export_user)
 platform_cmd.admin.add_command(admin_cmd.rotate_secret)
 cli.add_command(letter_cmd.letter)
+cli.add_command(worker_cmd.worker)
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from importlib import resources
 
 import psycopg
 
+from peregrine.platform import queue_schema
+
 _NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 # Any fixed 64-bit number; it only has to be the same in every Peregrine process.
 _LOCK_ID = 0x5045_5245_4752_494E  # "PEREGRIN"
@@ -85,6 +87,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                     (migration.version, migration.name),
                 )
                 applied.append(migration.name)
+            # The task queue's tables (Procrastinate); see queue_schema for why they are
+            # not a numbered file.
+            applied.extend(queue_schema.ensure(conn))
     except psycopg.Error as exc:
         raise PlatformMigrationError(f"platform migration failed: {_first_line(exc)}") from exc
     return applied

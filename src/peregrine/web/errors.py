@@ -24,6 +24,7 @@ from peregrine.services.pipeline import JobNotFoundError, TransitionError
 from peregrine.services.prep import PrepError
 from peregrine.services.research import ResearchError
 from peregrine.storage.backup import BackupError, RestoreInProgressError
+from peregrine.tasks.distributed import TaskQueueUnavailable
 from peregrine.tasks.model import TaskError
 from peregrine.web.security import BodyTooLargeError, is_api_path
 
@@ -118,6 +119,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TaskError)
     async def task_error(_: Request, exc: TaskError) -> JSONResponse:
         return _json(422, str(exc))
+
+    @app.exception_handler(TaskQueueUnavailable)
+    async def task_queue_unavailable(_: Request, exc: TaskQueueUnavailable) -> JSONResponse:
+        return _json(503, str(exc))
 
     @app.exception_handler(LLMBlockedError)
     async def llm_blocked(_: Request, exc: LLMBlockedError) -> JSONResponse:

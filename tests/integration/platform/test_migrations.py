@@ -22,6 +22,12 @@ TABLES = {
     "support_access_grants",
     "pending_deletions",
     "platform_schema_migrations",
+    # The task queue (Procrastinate), installed by the same step.
+    "platform_queue_schema",
+    "procrastinate_jobs",
+    "procrastinate_workers",
+    "procrastinate_periodic_defers",
+    "procrastinate_events",
 }
 
 
@@ -38,7 +44,7 @@ def test_it_builds_the_schema_from_a_blank_database(pg: PgServer) -> None:
     assert _tables(url) == set()
     with psycopg.connect(url) as conn:
         applied = migrate(conn)
-        assert applied == [m.name for m in available_migrations()]
+        assert applied == [m.name for m in available_migrations()] + ["procrastinate schema"]
         assert applied_versions(conn) == [m.version for m in available_migrations()]
     assert _tables(url) == TABLES
 
@@ -73,7 +79,7 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(pg: PgServer)
     for t in threads:
         t.join(30)
     assert errors == []
-    assert sorted(len(r) for r in results) == [0, len(available_migrations())]
+    assert sorted(len(r) for r in results) == [0, len(available_migrations()) + 1]
 
 
 def test_it_refuses_a_schema_newer_than_the_code(platform_url: str) -> None:
@@ -95,3 +101,19 @@ def test_a_failing_migration_leaves_nothing_half_done(pg: PgServer) -> None:
         with pytest.raises(PlatformMigrationError, match="usage_events"):
             migrate(conn)
     assert _tables(url) == {"usage_events"}
+
+
+def test_it_applies_only_the_queue_deltas_it_has_not_recorded(pg: PgServer) -> None:
+    url = pg.create_database(migrated=False)
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+        # As if the installed Procrastinate release were newer than the recorded schema:
+        # forget the newest delta; its statements are idempotent re-creations of functions.
+        newest = conn.execute(
+            "SELECT name FROM platform_queue_schema ORDER BY name DESC LIMIT 1"
+        ).fetchone()
+        assert newest is not None
+        conn.execute("DELETE FROM platform_queue_schema WHERE name = %s", (newest[0],))
+        conn.commit()
+        assert migrate(conn) == [f"procrastinate {newest[0]}"]
+        assert migrate(conn) == []

@@ -141,7 +141,7 @@ def test_platform_migrate_builds_then_reports_up_to_date(pg: PgServer) -> None:
     url = pg.create_database(migrated=False)
     code, out = _cli(url, "platform", "migrate")
     assert code == 0, out
-    assert "applied 1 migration(s): 0001_platform.sql" in out
+    assert "applied 2 migration(s): 0001_platform.sql, procrastinate schema" in out
     code, out = _cli(url, "platform", "migrate")
     assert (code, out.strip()) == (0, "the platform schema is up to date")
 

@@ -171,3 +171,35 @@ def count_active(conn: Any) -> int:
         "SELECT count(*) FROM tasks WHERE status IN ('queued', 'running')"
     ).fetchone()
     return int(row[0])
+
+
+def claim_task(conn: Any, *, task_id: int, kind: str, now: str) -> TaskInfo | None:
+    """Move one named queued task to running (distributed workers are told which task to
+    run); None when it is no longer queued, e.g. cancelled meanwhile."""
+    row = conn.execute(
+        "UPDATE tasks SET status = 'running', started_at = ?, attempts = attempts + 1, "
+        "stage = 'started' WHERE id = ? AND type = ? AND status = 'queued' "
+        f"RETURNING {_COLUMNS}",
+        (now, task_id, kind),
+    ).fetchone()
+    return _info(row) if row else None
+
+
+def requeue_task(conn: Any, *, task_id: int) -> bool:
+    """Put a running task back in the queue (its worker is stopping or died)."""
+    cur = conn.execute(
+        "UPDATE tasks SET status = 'queued', started_at = NULL, stage = '', progress = 0 "
+        "WHERE id = ? AND status = 'running'",
+        (task_id,),
+    )
+    return bool(cur.rowcount)
+
+
+def interrupt_task(conn: Any, *, task_id: int, now: str, error: str) -> bool:
+    """Mark one running (or queued) task interrupted: its work cannot go on."""
+    cur = conn.execute(
+        "UPDATE tasks SET status = 'interrupted', finished_at = ?, error = ? "
+        "WHERE id = ? AND status IN ('queued', 'running')",
+        (now, error, task_id),
+    )
+    return bool(cur.rowcount)

@@ -9,9 +9,10 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
+def healthz(request: Request) -> dict[str, str]:
+    """The process is up (and which node this is, when PEREGRINE_NODE_NAME names it)."""
+    node = request.app.state.settings.node_name
+    return {"status": "ok", "node": node} if node else {"status": "ok"}
 
 
 @router.get("/readyz", response_model=None)
