@@ -7,6 +7,7 @@ not "internal", and "Senior" in "Senior Director" does not make it a senior IC r
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from peregrine.lib.text import fold
 
@@ -24,6 +25,27 @@ def fast_fold(text: str) -> str:
 def tokenise(text: str) -> list[str]:
     """Lower-case terms, keeping punctuation that belongs to the term (C++, Node.js, CI/CD)."""
     return _TOKEN.findall(fast_fold(text))
+
+
+def token_set(text: str) -> set[str]:
+    """``set(tokenise(text))``, faster on long texts such as descriptions.
+
+    A token never holds white space, so the tokens of a text are the tokens of its
+    white-space separated words; a description repeats most of its words, each distinct
+    word is tokenised once, and a plain word (letters and digits) is its own token.
+    """
+    out: set[str] = set()
+    for word in set(fast_fold(text).split()):
+        if word.isalnum() and word.isascii():
+            out.add(word)
+        else:
+            out.update(_word_tokens(word))
+    return out
+
+
+@lru_cache(maxsize=65_536)  # pure; "python,", "(remote)", "c++" recur across descriptions
+def _word_tokens(word: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(word))
 
 
 # Level by word; multi-word titles take the highest level present.
