@@ -147,36 +147,57 @@ def make_salary(
 
 @dataclass(frozen=True, slots=True)
 class _Words:
-    """A case-insensitive whole-word pattern, and its body without the word boundaries.
+    """A case-insensitive whole-word pattern of alternatives, with a fast way to search it.
 
-    Every match of ``pattern`` starts where ``lead`` matches the lower-cased text (see
-    ``lower_aligned``), and ``lead`` starts with a literal the regex engine scans for
-    quickly; ``pattern`` is then tried only at those few places.
+    Every match of ``pattern`` starts where one alternative's ``lead`` matches the
+    lower-cased text (see ``lower_aligned``), and no lead can match unless its ``needle``
+    occurs. A substring test and a literal-led search run at C speed, where an alternation
+    behind ``\\b`` makes the engine try every position; so ``pattern`` is tried only at the
+    few candidate places.
     """
 
     pattern: re.Pattern[str]
-    lead: re.Pattern[str]
+    leads: tuple[tuple[str, re.Pattern[str]], ...]
 
     @classmethod
-    def of(cls, body: str) -> _Words:
-        return cls(re.compile(rf"\b(?:{body})\b", re.I), re.compile(body))
+    def of(cls, *alternatives: tuple[str, str]) -> _Words:
+        """``alternatives``: (a literal every match contains, the regex) in lower case."""
+        body = "|".join(regex for _, regex in alternatives)
+        return cls(
+            re.compile(rf"\b(?:{body})\b", re.I),
+            tuple((needle, re.compile(regex)) for needle, regex in alternatives),
+        )
 
     def found(self, text: str, lowered: str | None) -> bool:
         if lowered is None:
             return self.pattern.search(text) is not None
-        pos = 0
-        while (hit := self.lead.search(lowered, pos)) is not None:
-            # match() at a position still sees the character before it for \b.
-            if self.pattern.match(text, hit.start()):
-                return True
-            pos = hit.start() + 1
+        for needle, lead in self.leads:
+            if needle not in lowered:
+                continue
+            pos = 0
+            while (hit := lead.search(lowered, pos)) is not None:
+                # match() at a position still sees the character before it for \b.
+                if self.pattern.match(text, hit.start()):
+                    return True
+                pos = hit.start() + 1
         return False
 
 
-_NEG_REMOTE = _Words.of(r"no[nt]?[\s-]+remote")
-_HYBRID = _Words.of(r"hybrid")
-_REMOTE = _Words.of(r"remote|work\s+from\s+home|wfh|telecommute|distributed\s+team")
-_ONSITE = _Words.of(r"on[\s-]?site|in[\s-]office|office[\s-]based|in[\s-]person")
+_NEG_REMOTE = _Words.of(("remote", r"no[nt]?[\s-]+remote"))
+_HYBRID = _Words.of(("hybrid", "hybrid"))
+_REMOTE = _Words.of(
+    ("remote", "remote"),
+    ("home", r"work\s+from\s+home"),
+    ("wfh", "wfh"),
+    ("telecommute", "telecommute"),
+    ("team", r"distributed\s+team"),
+)
+_ONSITE = _Words.of(
+    ("site", r"on[\s-]?site"),
+    ("office", r"in[\s-]office"),
+    ("based", r"office[\s-]based"),
+    ("person", r"in[\s-]person"),
+)
 
 
 def detect_work_mode(*texts: str) -> str:
