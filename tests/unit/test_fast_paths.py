@@ -22,12 +22,13 @@ import pytest
 
 from peregrine.lib import html as html_mod
 from peregrine.lib import text as text_mod
-from peregrine.lib.text import CASE_TRAPS, fold, lower_aligned
+from peregrine.lib.text import CASE_TRAPS, fold, lower_aligned, refold
 from peregrine.services import normalise
 from peregrine.services.normalise import detect_work_mode, to_new_job
-from peregrine.services.scoring import ScoringContext, _phrase_in
+from peregrine.services.scoring import ScoringContext, _phrase_in, score_job
 from peregrine.services.titles import token_set, tokenise
 from peregrine.sources.base import RawListing
+from peregrine.storage.queries.discovery import ScoringRow
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sources"
 
@@ -167,6 +168,12 @@ def test_html_to_text_gives_what_the_regex_version_gave() -> None:
         assert html_mod.html_to_text(text, limit=40) == _old_html_to_text(text, limit=40)
 
 
+def test_refold_gives_what_folding_twice_gives() -> None:
+    for text in [*CORPUS, "İstanbul", "Straße ǅ Σ ΑΣ"]:
+        once = fold(text)
+        assert refold(once) == fold(once), repr(text)
+
+
 def test_token_set_is_the_set_of_tokens() -> None:
     for text in CORPUS:
         assert token_set(text) == set(tokenise(text)), repr(text)
@@ -208,3 +215,22 @@ def test_a_listing_normalises_the_same_through_the_old_and_new_paths(
     monkeypatch.setattr(normalise, "html_to_text", _old_html_to_text)
     old = [to_new_job(raw) for raw in listings]
     assert new == old
+
+
+def test_scoring_finds_the_same_skills_as_tokenising_the_folded_text_twice() -> None:
+    ctx = ScoringContext.build(
+        skills=["Python", "C++", "machine learning", "Go", "Straße", "İnsight"],
+        preferred=["github actions", "r&d"],
+    )
+    for n, description in enumerate(CORPUS):
+        row = ScoringRow(n, "Senior Engineer", "Acme", "", "unknown", description,
+                         None, None, None, "2026-11-27")  # fmt: skip
+        text = (
+            _old_fold(f"{row.title}\n{row.description}")
+            if not (f"{row.title}\n{row.description}".isascii())
+            else f"{row.title}\n{row.description}".lower()
+        )
+        expected = set(ctx.single.intersection(tokenise(text)))
+        expected.update(t for t, p in ctx.phrases.items() if t in text and p.search(text))
+        explanation = score_job(ctx, row).explanation["skills"]
+        assert set(explanation["matched"]) | set(explanation["missing"]) == expected, repr(text)

@@ -34,8 +34,13 @@ def token_set(text: str) -> set[str]:
     white-space separated words; a description repeats most of its words, each distinct
     word is tokenised once, and a plain word (letters and digits) is its own token.
     """
+    return folded_token_set(fast_fold(text))
+
+
+def folded_token_set(folded: str) -> set[str]:
+    """``token_set`` of a text that is already ``fast_fold``-ed."""
     out: set[str] = set()
-    for word in set(fast_fold(text).split()):
+    for word in set(folded.split()):
         if word.isalnum() and word.isascii():
             out.add(word)
         else:
