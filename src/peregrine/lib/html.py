@@ -35,7 +35,6 @@ _DROP_WITH_CONTENT = re.compile(
     r"<(script|style|noscript|template|svg|iframe|head)\b.*?</\1\s*>", re.I | re.S
 )
 _TAG = re.compile(r"<[^>]*>")
-_BLANK_LINES = re.compile(r"\n{3,}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -76,10 +75,20 @@ def html_to_text(raw: str, *, limit: int = MAX_TEXT_CHARS) -> str:
         text = html_lib.unescape(text)
     # Control characters are removed once, after unescaping (which can produce them).
     text = clean_control(text)
-    # str.split() collapses every kind of white space (tabs, NBSP…) at C speed, line by line.
-    text = "\n".join(" ".join(line.split()) for line in text.split("\n"))
-    text = _BLANK_LINES.sub("\n\n", text).strip()
-    return truncate(text, limit)
+    # str.split() collapses every kind of white space (tabs, NBSP…) at C speed, line by line;
+    # runs of blank lines become one, and none lead or trail (one pass, no regex).
+    kept: list[str] = []
+    gap = False
+    for line in text.split("\n"):
+        words = line.split()
+        if words:
+            if gap and kept:
+                kept.append("")
+            kept.append(" ".join(words))
+            gap = False
+        else:
+            gap = True
+    return truncate("\n".join(kept), limit)
 
 
 def truncate(text: str, limit: int = MAX_TEXT_CHARS) -> str:

@@ -17,9 +17,15 @@ from datetime import date
 from typing import Any
 
 from peregrine.lib.clock import now_iso, utcnow
-from peregrine.lib.text import fold
+from peregrine.lib.text import fold, refold
 from peregrine.services.normalise import location_key, locations_compatible
-from peregrine.services.titles import core_words, fast_fold, seniority, tokenise
+from peregrine.services.titles import (
+    core_words,
+    fast_fold,
+    folded_token_set,
+    seniority,
+    tokenise,
+)
 from peregrine.storage.queries import discovery as disc_q
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
@@ -174,8 +180,11 @@ def score_job(ctx: ScoringContext, job: disc_q.ScoringRow) -> Score:
     # One tokenising pass finds single-word terms by set lookup ("go" is not in "Google", nor
     # "java" in "JavaScript"); the few phrases are pre-checked by substring (C speed) and only
     # then confirmed by their whole-word pattern.
-    present = set(ctx.single.intersection(tokenise(text)))
-    present.update(t for t, p in ctx.phrases.items() if t in text and p.search(text))
+    # The tokeniser folds its input again; a folded ASCII text stays as it is, and refold()
+    # finds cheaply whether a non-ASCII one would change.
+    again = text if text.isascii() else refold(text)
+    present = set(ctx.single.intersection(folded_token_set(again)))
+    present.update(t for t, p in ctx.phrases.items() if t in text and _phrase_in(t, p, text))
     matched = [s for s in ctx.skills if s in present]
     have = set(ctx.skills)
     gaps = sorted(t for t in present & ctx.vocabulary if t not in have)
@@ -232,6 +241,18 @@ def score_job(ctx: ScoringContext, job: disc_q.ScoringRow) -> Score:
         "freshness": {"score": round(fresh_score, 3), "age_days": age},
     }
     return Score(score=score, explanation=explanation, gaps=gaps[:MAX_LISTED])
+
+
+def _phrase_in(term: str, pattern: re.Pattern[str], text: str) -> bool:
+    """``pattern.search(text)``, trying the pattern only where ``term`` occurs: it starts with
+    a look-behind, so a plain search would try it at every character."""
+    start = text.find(term)
+    while start != -1:
+        # match() at a position still sees the characters before it for the look-behind.
+        if pattern.match(text, start):
+            return True
+        start = text.find(term, start + 1)
+    return False
 
 
 def _location_fit(ctx: ScoringContext, job: disc_q.ScoringRow) -> tuple[float, str]:

@@ -1,0 +1,236 @@
+"""The discovery fast paths give exactly what the straightforward code they replaced gave.
+
+Each ``_old_*`` function below is the earlier implementation, kept here as the oracle; the
+product code is compared with it on the recorded source fixtures and on a few thousand
+seeded random texts built from the pieces that make these functions take their branches
+(accents, curly quotes, combining marks, characters outside the BMP, the characters that
+``re.IGNORECASE`` treats specially, odd white space, control characters, tags, entities).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import random
+import re
+import string
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from peregrine.lib import html as html_mod
+from peregrine.lib import text as text_mod
+from peregrine.lib.text import CASE_TRAPS, fold, lower_aligned, refold
+from peregrine.services import normalise
+from peregrine.services.normalise import detect_work_mode, to_new_job
+from peregrine.services.scoring import ScoringContext, _phrase_in, score_job
+from peregrine.services.titles import token_set, tokenise
+from peregrine.sources.base import RawListing
+from peregrine.storage.queries.discovery import ScoringRow
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "sources"
+
+
+def _old_fold(text: str) -> str:
+    if text.isascii():
+        return " ".join(text.lower().split())
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.lower().split())
+
+
+_OLD_NEG_REMOTE = re.compile(r"\b(no|not|non)[\s-]+remote\b", re.I)
+_OLD_HYBRID = re.compile(r"\bhybrid\b", re.I)
+_OLD_REMOTE = re.compile(
+    r"\b(remote|work\s+from\s+home|wfh|telecommute|distributed\s+team)\b", re.I
+)
+_OLD_ONSITE = re.compile(r"\b(on[\s-]?site|in[\s-]office|office[\s-]based|in[\s-]person)\b", re.I)
+_OLD_HINT = re.compile(r"remote|hybrid|home|wfh|telecommute|distributed|site|office|person", re.I)
+
+
+def _old_detect_work_mode(*texts: str) -> str:
+    for text in texts:
+        if not text:
+            continue
+        sample = text[:20_000]
+        if not _OLD_HINT.search(sample):
+            continue
+        if _OLD_HYBRID.search(sample):
+            return "hybrid"
+        if _OLD_NEG_REMOTE.search(sample):
+            return "onsite"
+        if _OLD_REMOTE.search(sample):
+            return "remote"
+        if _OLD_ONSITE.search(sample):
+            return "onsite"
+    return "unknown"
+
+
+def _old_html_to_text(raw: str, *, limit: int = html_mod.MAX_TEXT_CHARS) -> str:
+    text = raw[: html_mod.MAX_INPUT_CHARS]
+    if "<" in text:
+        if html_mod._DROPPED_OPEN.search(text):
+            text = html_mod._DROP_WITH_CONTENT.sub(" ", text)
+        text = html_mod._TAG.sub(" ", html_mod._BLOCK_BREAK.sub("\n", text))
+    if "&" in text:
+        text = html_lib.unescape(text)
+    text = html_mod.clean_control(text)
+    text = "\n".join(" ".join(line.split()) for line in text.split("\n"))
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return html_mod.truncate(text, limit)
+
+
+PIECES = [
+    "remote", "Remote", "REMOTE", "not remote", "Non-Remote", "no  remote", "hybrid",
+    "Hybrid", "hybrids", "work from home", "Work\tFrom\nHome", "WFH", "telecommute",
+    "distributed team", "on-site", "Onsite", "on site", "in-office", "office based",
+    "in person", "website", "person", "personal", "home", "office", "ſite", "İn office",
+    "ınoffice", "onſite", "in perſon", "diſtributed team", "K", "hybrİd", "remoteſ", "é",
+    "É", "’", "—", "•", "ﬁ", "Ⅻ", "\u0301",
+    "e\u0301", "\u0316\u0301", "\U0001d15e", "\U0001d165", "😀", "ß", " ", " ", "  ", "\n",
+    "\n\n", "\n\n\n\n", "\t", "\r", "\xa0", "\u2009", "\x1c", "\x1f", "\x00", "\x0b", "<p>",
+    "</p>", "<br>", "<br/>", "<li>", "</li>", "<div class='x'>", "</div>", "<script>x()</script>",
+    "<STYLE>p{}</STYLE>", "&amp;", "&nbsp;", "&#8217;", "&lt;b&gt;", "&#0;", "C++", "c#",
+    ".NET", "Node.js", "CI/CD", "machine learning", "Machine\nLearning", "machine learnings",
+    "github actions", "python,", "(python)", "go", "google", "java", "javascript", "r&d",
+    "a.b.c", "+#", "x" * 40, "Senior", "Sr.", "Engineer", "director", "CTO",
+]  # fmt: skip
+
+
+def _samples(count: int, *, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        parts = rng.choices(PIECES, k=rng.randrange(1, 30))
+        out.append("".join(p + rng.choice(["", " ", " ", "\n", ",", "-"]) for p in parts))
+    return out
+
+
+def _fixture_texts() -> list[str]:
+    texts = [path.read_text(encoding="utf-8", errors="replace") for path in FIXTURES.iterdir()]
+
+    def strings(value: object) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [s for v in value.values() for s in strings(v)]
+        if isinstance(value, list):
+            return [s for v in value for s in strings(v)]
+        return []
+
+    for path in FIXTURES.glob("*.json"):
+        texts.extend(strings(json.loads(path.read_text(encoding="utf-8"))))
+    return texts
+
+
+CORPUS = _fixture_texts() + _samples(3_000, seed=5)
+
+
+def test_only_known_characters_match_ascii_letters_ignoring_case_yet_lower_elsewhere() -> None:
+    every = "".join(chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i < 0xE000)
+    matching = set(re.findall("[a-z]", every, re.I))
+    lowering = {c for c in every if c.lower() in set(string.ascii_lowercase)}
+    assert matching - lowering == set(CASE_TRAPS)
+    assert lowering <= matching
+
+
+def test_lower_aligned_keeps_positions_or_declines() -> None:
+    for text in CORPUS:
+        lowered = lower_aligned(text)
+        if lowered is None:
+            assert any(trap in text for trap in CASE_TRAPS) or len(text.lower()) != len(text)
+        else:
+            assert lowered == text.lower()
+            assert len(lowered) == len(text)
+
+
+def test_fold_gives_what_the_character_loop_gave() -> None:
+    text_mod._strip_accents.cache_clear()
+    for text in CORPUS:
+        assert fold(text) == _old_fold(text), repr(text)
+
+
+def test_work_mode_detection_gives_what_the_case_insensitive_search_gave() -> None:
+    modes = set()
+    for text in CORPUS:
+        expected = _old_detect_work_mode(text)
+        modes.add(expected)
+        assert detect_work_mode(text) == expected, repr(text)
+        assert detect_work_mode("", text[:7], text) == _old_detect_work_mode("", text[:7], text)
+    assert modes == {"remote", "hybrid", "onsite", "unknown"}  # every branch was exercised
+
+
+def test_html_to_text_gives_what_the_regex_version_gave() -> None:
+    for text in CORPUS:
+        assert html_mod.html_to_text(text) == _old_html_to_text(text), repr(text)
+        assert html_mod.html_to_text(text, limit=40) == _old_html_to_text(text, limit=40)
+
+
+def test_refold_gives_what_folding_twice_gives() -> None:
+    for text in [*CORPUS, "İstanbul", "Straße ǅ Σ ΑΣ"]:
+        once = fold(text)
+        assert refold(once) == fold(once), repr(text)
+
+
+def test_token_set_is_the_set_of_tokens() -> None:
+    for text in CORPUS:
+        assert token_set(text) == set(tokenise(text)), repr(text)
+
+
+def test_phrases_are_found_where_a_full_search_finds_them() -> None:
+    ctx = ScoringContext.build(
+        skills=["machine learning", "C++", "github actions"], preferred=["r&d", "a.b"]
+    )
+    assert ctx.phrases
+    for text in CORPUS:
+        folded = _old_fold(text)
+        for term, pattern in ctx.phrases.items():
+            expected = term in folded and pattern.search(folded) is not None
+            assert _phrase_in(term, pattern, folded) == expected, (term, folded)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_listing_normalises_the_same_through_the_old_and_new_paths(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    listings = []
+    for n, description in enumerate(_samples(300, seed=seed) + _fixture_texts()[:20]):
+        listings.append(
+            RawListing(
+                source=rng.choice(["greenhouse", "linkedin", "feeds"]),
+                title=rng.choice(PIECES) + " Engineer",
+                url=f"https://jobs.example.org/{n}?utm_source=x",
+                company=rng.choice(["Acme, Inc.", "Globex GmbH", "Écru Ltd"]),
+                location=rng.choice(["Austin, TX", "Remote", "Berlin (hybrid)", ""]),
+                description=rng.choice(["<p>", ""]) + description,
+                salary_text=rng.choice(["$45/hr", "", "up to £70,000 a year"]),
+                date_posted="2026-11-20",
+            )
+        )
+    new = [to_new_job(raw) for raw in listings]
+    monkeypatch.setattr(normalise, "detect_work_mode", _old_detect_work_mode)
+    monkeypatch.setattr(normalise, "html_to_text", _old_html_to_text)
+    old = [to_new_job(raw) for raw in listings]
+    assert new == old
+
+
+def test_scoring_finds_the_same_skills_as_tokenising_the_folded_text_twice() -> None:
+    ctx = ScoringContext.build(
+        skills=["Python", "C++", "machine learning", "Go", "Straße", "İnsight"],
+        preferred=["github actions", "r&d"],
+    )
+    for n, description in enumerate(CORPUS):
+        row = ScoringRow(n, "Senior Engineer", "Acme", "", "unknown", description,
+                         None, None, None, "2026-11-27")  # fmt: skip
+        text = (
+            _old_fold(f"{row.title}\n{row.description}")
+            if not (f"{row.title}\n{row.description}".isascii())
+            else f"{row.title}\n{row.description}".lower()
+        )
+        expected = set(ctx.single.intersection(tokenise(text)))
+        expected.update(t for t, p in ctx.phrases.items() if t in text and p.search(text))
+        explanation = score_job(ctx, row).explanation["skills"]
+        assert set(explanation["matched"]) | set(explanation["missing"]) == expected, repr(text)
