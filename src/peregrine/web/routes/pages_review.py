@@ -18,7 +18,7 @@ from peregrine.services import pipeline
 from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
 from peregrine.web import usage_events
-from peregrine.web.deps import UserDBDep
+from peregrine.web.deps import ReadUserDBDep, UserDBDep
 from peregrine.web.fragments import FragmentCache
 from peregrine.web.render import flash, render, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
@@ -74,42 +74,61 @@ def _age(found: str, today: date) -> int | None:
         return None
 
 
-def _card_html(
-    env: Any, cache: FragmentCache, job: job_q.Job, today: date, actionable: bool
-) -> Markup:
-    """One rendered card, from the cache when nothing it shows has changed.
-
-    Rendering 50 cards was most of the review page's time; a card depends only on its job,
-    its age in days and whether it has action buttons, which is exactly the key.
-    """
-    age = _age(job.date_found, today)
+def _render_card(env: Any, job: job_q.Job, age: int | None, actionable: bool) -> Markup:
     flags = [
         FLAG_LABELS.get(f, f.replace("_", " "))
         for f in (job.flags if isinstance(job.flags, list) else [])
         if isinstance(f, str)
     ]
-    explanation = _explanation(job.match_explanation)
     gaps = tuple(str(g) for g in job.keyword_gaps) if isinstance(job.keyword_gaps, list) else ()
-    key = (
-        job.id, job.title, job.url, job.company, job.location, job.work_mode, job.salary_text,
-        tuple(job.sources), job.match_score, job.description, gaps, tuple(flags),
-        tuple(explanation), age, actionable,
-    )  # fmt: skip
+    card = Card(
+        job=job,
+        description_html=sanitise(job.description),
+        age_days=age,
+        explanation=_explanation(job.match_explanation),
+        flags=flags,
+    )
+    html: str = env.get_template("_job_card.html").render(
+        card=card, gaps=gaps, actionable=actionable
+    )
+    # An autoescaping template render: its output is safe HTML.
+    return Markup(html)  # noqa: S704
 
-    def render_card() -> str:
-        card = Card(
-            job=job,
-            description_html=sanitise(job.description),
-            age_days=age,
-            explanation=explanation,
-            flags=flags,
-        )
-        html: str = env.get_template("_job_card.html").render(
-            card=card, gaps=gaps, actionable=actionable
-        )
-        return html
 
-    return cache.get_or_render(key, render_card)
+def _cards(
+    env: Any,
+    cache: FragmentCache,
+    conn: Any,
+    *,
+    db_key: str,
+    marks: list[job_q.JobMark],
+    today: date,
+    actionable: bool,
+) -> list[Markup]:
+    """The page's cards, rendered only for jobs whose card the cache does not hold.
+
+    Rendering 50 cards and decoding their rows was most of the review page's time. A card
+    depends only on its job (whose every change gives it a new ``rev``), its age in days and
+    whether it has action buttons: with the database it comes from, that is the key.
+    """
+    keys = [(db_key, m.id, m.rev, _age(m.date_found, today), actionable) for m in marks]
+    found = [cache.get(key) for key in keys]
+    missing = [key[1] for key, html in zip(keys, found, strict=True) if html is None]
+    jobs = job_q.jobs_by_ids(conn, ids=missing) if missing else {}
+    cards: list[Markup] = []
+    for key, hit in zip(keys, found, strict=True):
+        html = hit
+        if html is None:
+            # Rows are read after the marks, so a job changed in between is cached under
+            # its older mark with newer content: harmless, only readers of that older mark
+            # (who read it before the change) could ever ask for that key.
+            job = jobs.get(key[1])
+            if job is None:  # deleted between the two reads
+                continue
+            html = _render_card(env, job, key[3], actionable)
+            cache.put(key, html)
+        cards.append(Markup(html))  # noqa: S704 (only rendered cards enter the cache)
+    return cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +156,9 @@ class Filters:
 
 
 @router.get("/review", response_class=HTMLResponse, name="review")
-def review(
+async def review(
     request: Request,
-    db: UserDBDep,
+    db: ReadUserDBDep,
     status: StatusParam = "pending",
     source: Annotated[str, Query(max_length=50)] = "",
     remote: bool = False,
@@ -162,18 +181,25 @@ def review(
         min_score=score,
         text=filters.q or None,
     )
-    with db.read() as conn:
-        jobs, total = job_q.list_jobs(
-            conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        sources = job_q.distinct_sources(conn)
-    today = utcnow().date()
     env = request.app.state.templates
     cache: FragmentCache = request.app.state.__dict__.setdefault(
         "review_cards", FragmentCache(maxsize=2048)
     )
     actionable = status == "pending"
-    cards = [_card_html(env, cache, job, today, actionable) for job in jobs]
+    with db.read() as conn:
+        marks, total = job_q.page_marks(
+            conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        cards = _cards(
+            env,
+            cache,
+            conn,
+            db_key=str(db.path),
+            marks=marks,
+            today=utcnow().date(),
+            actionable=actionable,
+        )
+        sources = job_q.distinct_sources(conn)
     pages = max(1, -(-total // PAGE_SIZE))
     return render(
         request,
