@@ -473,3 +473,23 @@ def test_a_changed_job_is_never_shown_from_a_stale_card(client: TestClient) -> N
     assert "Second text" in html
     assert "First text" not in html
     assert "You applied to this before" in html
+
+
+def test_a_new_source_and_a_reused_id_show_on_the_review_page(client: TestClient) -> None:
+    db = user_db(client)
+    [job_id] = add_jobs(db, 1, title="Listed once", source="indeed")
+    assert "via indeed<" in client.get("/review").text
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO job_sources (job_id, source, url, found_at) "
+            "VALUES (?, 'greenhouse', 'https://boards.example.org/1', '2026-11-27')",
+            (job_id,),
+        )
+    assert "via indeed, greenhouse<" in client.get("/review").text
+    with db.write() as conn:
+        job_q.delete_job(conn, job_id=job_id)
+    [again] = add_jobs(db, 1, title="Someone else")
+    assert again == job_id
+    html = client.get("/review").text
+    assert "Someone else" in html
+    assert "Listed once" not in html
