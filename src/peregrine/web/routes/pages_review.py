@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
@@ -20,8 +21,9 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.web import usage_events
 from peregrine.web.deps import ReadUserDBDep, UserDBDep
 from peregrine.web.fragments import FragmentCache
-from peregrine.web.render import flash, render, root, url
+from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
+from peregrine.web.security import csrf_token
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,23 +97,21 @@ def _render_card(env: Any, job: job_q.Job, age: int | None, actionable: bool) ->
     return Markup(html)  # noqa: S704
 
 
-def _cards(
-    env: Any,
-    cache: FragmentCache,
-    conn: Any,
-    *,
-    db_key: str,
-    marks: list[job_q.JobMark],
-    today: date,
-    actionable: bool,
-) -> list[Markup]:
-    """The page's cards, rendered only for jobs whose card the cache does not hold.
+CardKey = tuple[str, int, int, int | None, bool]
 
-    Rendering 50 cards and decoding their rows was most of the review page's time. A card
-    depends only on its job (whose every change gives it a new ``rev``), its age in days and
-    whether it has action buttons: with the database it comes from, that is the key.
-    """
-    keys = [(db_key, m.id, m.rev, _age(m.date_found, today), actionable) for m in marks]
+
+def _card_keys(
+    db_key: str, marks: list[job_q.JobMark], today: date, actionable: bool
+) -> tuple[CardKey, ...]:
+    """What each card shows, in a few values: a card depends only on its job (whose every
+    change gives it a new ``rev``), the database it comes from, its age in days and whether
+    it has action buttons."""
+    return tuple((db_key, m.id, m.rev, _age(m.date_found, today), actionable) for m in marks)
+
+
+def _cards(env: Any, cache: FragmentCache, conn: Any, keys: tuple[CardKey, ...]) -> list[Markup]:
+    """The page's cards, rendered only for jobs whose card the cache does not hold
+    (rendering 50 cards and decoding their rows was most of the review page's time)."""
     found = [cache.get(key) for key in keys]
     missing = [key[1] for key, html in zip(keys, found, strict=True) if html is None]
     jobs = job_q.jobs_by_ids(conn, ids=missing) if missing else {}
@@ -125,7 +125,7 @@ def _cards(
             job = jobs.get(key[1])
             if job is None:  # deleted between the two reads
                 continue
-            html = _render_card(env, job, key[3], actionable)
+            html = _render_card(env, job, key[3], key[4])
             cache.put(key, html)
         cards.append(Markup(html))  # noqa: S704 (only rendered cards enter the cache)
     return cards
@@ -181,41 +181,50 @@ async def review(
         min_score=score,
         text=filters.q or None,
     )
-    env = request.app.state.templates
-    cache: FragmentCache = request.app.state.__dict__.setdefault(
-        "review_cards", FragmentCache(maxsize=2048)
-    )
+    state = request.app.state.__dict__
+    cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
+    pages_cache: FragmentCache = state.setdefault("review_pages", FragmentCache(maxsize=64))
+    placeholder: str = state.setdefault("review_csrf_placeholder", secrets.token_hex(16))
     actionable = status == "pending"
+    flashes = pending_flashes(request)
     with db.read() as conn:
         marks, total = job_q.page_marks(
             conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        cards = _cards(
-            env,
-            cache,
-            conn,
-            db_key=str(db.path),
-            marks=marks,
-            today=utcnow().date(),
-            actionable=actionable,
+        keys = _card_keys(str(db.path), marks, utcnow().date(), actionable)
+        sources = tuple(job_q.distinct_sources(conn))
+        # Everything the page shows but the CSRF token (and flashes, which skip the cache):
+        # the cards' keys hold the database, so tenants never share a page.
+        page_key = (root(request), filters, total, sources, keys)
+        cached = None if flashes else pages_cache.get(page_key)
+        if cached is None:
+            cards = _cards(request.app.state.templates, cards_cache, conn, keys)
+    if cached is None:
+        html = render_text(
+            request,
+            "review.html",
+            {
+                "cards": cards,
+                "total": total,
+                "filters": filters,
+                "pages": max(1, -(-total // PAGE_SIZE)),
+                "sources": sources,
+                "statuses": [(s, pipeline.STATUS_LABELS[s]) for s in pipeline.STATUSES],
+                "sort_labels": job_q.SORT_LABELS,
+                "actionable": actionable,
+            },
+            active="review",
+            flashes=flashes,
+            csrf=None if flashes else placeholder,
         )
-        sources = job_q.distinct_sources(conn)
-    pages = max(1, -(-total // PAGE_SIZE))
-    return render(
-        request,
-        "review.html",
-        {
-            "cards": cards,
-            "total": total,
-            "filters": filters,
-            "pages": pages,
-            "sources": sources,
-            "statuses": [(s, pipeline.STATUS_LABELS[s]) for s in pipeline.STATUSES],
-            "sort_labels": job_q.SORT_LABELS,
-            "actionable": actionable,
-        },
-        active="review",
-    )
+        if flashes:
+            return page_response(request, html, flashes=flashes)
+        cached = html
+        pages_cache.put(page_key, cached)
+    # The token goes where the template put the placeholder, escaped as the template would
+    # have escaped it (a browser's cookie may hold any printable characters).
+    token = str(escape(csrf_token(request.scope)))
+    return page_response(request, cached.replace(placeholder, token))
 
 
 def _back(request: Request, form: Any) -> RedirectResponse:
