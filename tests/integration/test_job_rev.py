@@ -56,3 +56,12 @@ def test_page_marks_list_the_page_in_order_with_their_revs(db: UserDB) -> None:
     assert [m.id for m in marks] == [ids[2], ids[1]]
     assert [m.rev for m in marks] == [_rev(db, ids[2]), _rev(db, ids[1])]
     assert sorted(jobs) == sorted([ids[2], ids[1]])
+
+
+def test_distinct_sources_lists_each_source_once_in_order(db: UserDB) -> None:
+    with db.read() as conn:
+        assert job_q.distinct_sources(conn) == []
+    add_jobs(db, 2, source="indeed")
+    add_jobs(db, 1, source="feed", title="From a feed")
+    with db.read() as conn:
+        assert job_q.distinct_sources(conn) == ["feed", "indeed"]
