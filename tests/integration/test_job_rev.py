@@ -24,12 +24,23 @@ def test_every_kind_of_change_gives_a_job_a_new_rev(db: UserDB) -> None:
         "UPDATE job_sources SET source = 'indeed' WHERE job_id = :id AND source = 'feed'",
         "DELETE FROM job_sources WHERE job_id = :id AND source = 'indeed'",
     ]
+    marks = {_changes(db)}
     for sql in changes:
         with db.write() as conn:
             conn.execute(sql, {"id": job_id})
         rev = _rev(db, job_id)
         assert rev not in seen, sql
         seen.add(rev)
+        assert _changes(db) not in marks, sql
+        marks.add(_changes(db))
+    with db.write() as conn:
+        job_q.delete_job(conn, job_id=job_id)
+    assert _changes(db) not in marks
+
+
+def _changes(db: UserDB) -> int | None:
+    with db.read() as conn:
+        return job_q.changes_mark(conn)
 
 
 def test_a_reused_id_never_brings_back_an_old_rev(db: UserDB) -> None:

@@ -11,32 +11,37 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from markupsafe import Markup
 
+V = TypeVar("V")
 
-class FragmentCache:
+
+class LRU(Generic[V]):
     def __init__(self, maxsize: int = 2048) -> None:
         self.maxsize = maxsize
-        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
         # Handlers run on the event loop today, but a sync handler in the thread pool may
         # share a cache tomorrow; an uncontended lock costs well under a microsecond.
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> str | None:
+    def get(self, key: Hashable) -> V | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
             return hit
 
-    def put(self, key: Hashable, fragment: str) -> None:
+    def put(self, key: Hashable, fragment: V) -> None:
         with self._lock:
             self._items[key] = fragment
             self._items.move_to_end(key)
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
+
+class FragmentCache(LRU[str]):
     def get_or_render(self, key: Hashable, render: Callable[[], str]) -> Markup:
         """An HTML fragment; ``render`` must be an autoescaping template render."""
         hit = self.get(key)

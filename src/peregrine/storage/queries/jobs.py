@@ -284,6 +284,14 @@ def _where(flt: JobFilter) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def changes_mark(conn: Any) -> int | None:
+    """A mark that is new after every change to any job or source link (migration 0002):
+    a list built from the jobs can be cached by it. None if the table was emptied by hand:
+    then nothing may be cached by it."""
+    row = conn.execute("SELECT mark FROM job_changes ORDER BY rowid DESC LIMIT 1").fetchone()
+    return int(row[0]) if row is not None else None
+
+
 class JobMark(NamedTuple):
     """What tells one version of a job from another: its id and its revision mark (set
     by triggers on every change, see migration 0002), plus the date it was found, which

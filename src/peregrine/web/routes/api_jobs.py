@@ -14,7 +14,7 @@ from peregrine.storage.queries import events as event_q
 from peregrine.storage.queries import jobs as job_q
 from peregrine.web import usage_events
 from peregrine.web.deps import ReadUserDBDep, UserDBDep
-from peregrine.web.fragments import FragmentCache
+from peregrine.web.fragments import LRU, FragmentCache
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -146,34 +146,42 @@ async def list_jobs(
         min_score=min_score,
         text=q or None,
     )
-    cache: FragmentCache = request.app.state.__dict__.setdefault(
-        "api_job_rows", FragmentCache(maxsize=4096)
-    )
+    state = request.app.state.__dict__
+    rows_cache: FragmentCache = state.setdefault("api_job_rows", FragmentCache(maxsize=4096))
+    pages_cache: LRU[bytes] = state.setdefault("api_job_pages", LRU(maxsize=64))
     db_key = str(db.path)
     with db.read() as conn:
-        marks, total = job_q.page_marks(conn, flt=flt, sort=sort, limit=limit, offset=offset)
-        keys = [(db_key, m.id, m.rev) for m in marks]
-        found = [cache.get(key) for key in keys]
-        missing = [key[1] for key, row in zip(keys, found, strict=True) if row is None]
-        jobs = job_q.jobs_by_ids(conn, ids=missing) if missing else {}
-    items: list[str] = []
-    for key, hit in zip(keys, found, strict=True):
-        row = hit
-        if row is None:
-            job = jobs.get(key[1])
-            if job is None:  # deleted between the two reads
-                continue
-            # Each row is serialised once per version of the job (every change to a job
-            # gives it a new rev, see migration 0002), by the same model as before.
-            row = JobOut.of(job).model_dump_json()
-            cache.put(key, row)
-        items.append(row)
-    # Exactly what JobPage(...).model_dump_json() writes (compact, fields in this order),
-    # without re-validating 50 rows into a page model to get there.
-    body = (
-        f'{{"items":[{",".join(items)}],"total":{int(total)},'
-        f'"limit":{int(limit)},"offset":{int(offset)}}}'
-    )
+        mark = job_q.changes_mark(conn)
+        # The mark is new after any change to any job or source link (migration 0002).
+        page_key = (db_key, mark, flt, sort, limit, offset)
+        body = None if mark is None else pages_cache.get(page_key)
+        if body is None:
+            marks, total = job_q.page_marks(conn, flt=flt, sort=sort, limit=limit, offset=offset)
+            keys = [(db_key, m.id, m.rev) for m in marks]
+            found = [rows_cache.get(key) for key in keys]
+            missing = [key[1] for key, row in zip(keys, found, strict=True) if row is None]
+            jobs = job_q.jobs_by_ids(conn, ids=missing) if missing else {}
+    if body is None:
+        items: list[str] = []
+        for key, hit in zip(keys, found, strict=True):
+            row = hit
+            if row is None:
+                job = jobs.get(key[1])
+                if job is None:  # deleted between the two reads
+                    continue
+                # Each row is serialised once per version of the job (a job's every change
+                # gives it a new rev), by the same model as before.
+                row = JobOut.of(job).model_dump_json()
+                rows_cache.put(key, row)
+            items.append(row)
+        # Exactly what JobPage(...).model_dump_json() writes (compact, fields in this
+        # order), without re-validating 50 rows into a page model to get there.
+        body = (
+            f'{{"items":[{",".join(items)}],"total":{int(total)},'
+            f'"limit":{int(limit)},"offset":{int(offset)}}}'
+        ).encode()
+        if mark is not None:
+            pages_cache.put(page_key, body)
     return Response(body, media_type="application/json")
 
 

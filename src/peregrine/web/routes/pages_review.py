@@ -20,7 +20,7 @@ from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
 from peregrine.web import usage_events
 from peregrine.web.deps import ReadUserDBDep, UserDBDep
-from peregrine.web.fragments import FragmentCache
+from peregrine.web.fragments import LRU, FragmentCache
 from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
 from peregrine.web.security import csrf_token
@@ -183,22 +183,25 @@ async def review(
     )
     state = request.app.state.__dict__
     cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
-    pages_cache: FragmentCache = state.setdefault("review_pages", FragmentCache(maxsize=64))
+    pages_cache: LRU[tuple[bytes, ...]] = state.setdefault("review_pages", LRU(maxsize=64))
     placeholder: str = state.setdefault("review_csrf_placeholder", secrets.token_hex(16))
     actionable = status == "pending"
     flashes = pending_flashes(request)
+    today = utcnow().date()
     with db.read() as conn:
-        marks, total = job_q.page_marks(
-            conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        keys = _card_keys(str(db.path), marks, utcnow().date(), actionable)
-        sources = tuple(job_q.distinct_sources(conn))
+        mark = job_q.changes_mark(conn)
         # Everything the page shows but the CSRF token (and flashes, which skip the cache):
-        # the cards' keys hold the database, so tenants never share a page.
-        page_key = (root(request), filters, total, sources, keys)
-        cached = None if flashes else pages_cache.get(page_key)
+        # the jobs and their sources (the mark is new after any change to them), the
+        # filters, the day (cards show ages) and the database, so tenants never share a page.
+        page_key = (str(db.path), mark, root(request), filters, today)
+        cached = None if flashes or mark is None else pages_cache.get(page_key)
         if cached is None:
+            marks, total = job_q.page_marks(
+                conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            )
+            keys = _card_keys(str(db.path), marks, today, actionable)
             cards = _cards(request.app.state.templates, cards_cache, conn, keys)
+            sources = job_q.distinct_sources(conn)
     if cached is None:
         html = render_text(
             request,
@@ -219,12 +222,15 @@ async def review(
         )
         if flashes:
             return page_response(request, html, flashes=flashes)
-        cached = html
-        pages_cache.put(page_key, cached)
+        # Kept encoded and cut at the placeholder: a hit then costs one join of the parts
+        # around this request's token, not a search and an encode of the whole page.
+        cached = tuple(html.encode().split(placeholder.encode()))
+        if mark is not None:
+            pages_cache.put(page_key, cached)
     # The token goes where the template put the placeholder, escaped as the template would
     # have escaped it (a browser's cookie may hold any printable characters).
-    token = str(escape(csrf_token(request.scope)))
-    return page_response(request, cached.replace(placeholder, token))
+    token = str(escape(csrf_token(request.scope))).encode()
+    return page_response(request, token.join(cached))
 
 
 def _back(request: Request, form: Any) -> RedirectResponse:
