@@ -25,7 +25,8 @@ def get_user_db(request: Request) -> Iterator[UserDB]:
         yield db
 
 
-async def read_user_db(request: Request) -> AsyncIterator[UserDB]:
+@contextlib.asynccontextmanager
+async def read_db(request: Request) -> AsyncIterator[UserDB]:
     """The user's database for a read-only ``async def`` handler, which then queries it on
     the event loop.
 
@@ -44,6 +45,12 @@ async def read_user_db(request: Request) -> AsyncIterator[UserDB]:
             yield db
         return
     async with contextmanager_in_threadpool(_borrow(request)) as db:
+        yield db
+
+
+async def read_user_db(request: Request) -> AsyncIterator[UserDB]:
+    """``read_db`` as a dependency."""
+    async with read_db(request) as db:
         yield db
 
 
