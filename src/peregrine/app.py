@@ -111,6 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
             tenancy.stop()
 
     app = FastAPI(
+        # FastAPI's native OpenTelemetry hooks look the global providers up on every request
+        # (environment reads included); Peregrine reports through its own metrics instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="Peregrine",
         version=__version__,
         lifespan=lifespan,
