@@ -8,10 +8,9 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from markupsafe import Markup, escape
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
@@ -22,7 +21,7 @@ from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
-from peregrine.web.deps import UserDBDep, read_db
+from peregrine.web.deps import UserDBDep, query_model, read_db
 from peregrine.web.fragments import LRU, FragmentCache
 from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
@@ -178,12 +177,7 @@ async def review(request: Request) -> Response:
     the whole page once it is cached. The parameters are validated by one pydantic model
     and refused with the same 422 page (errors.py) FastAPI would give.
     """
-    try:
-        query = ReviewQuery.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
-        ) from None
+    query = query_model(request, ReviewQuery)
     async with read_db(request) as db:
         return _review_page(request, db, query)
 
