@@ -33,6 +33,10 @@ class LRU(Generic[V]):
                 self._items.move_to_end(key)
             return hit
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, key: Hashable, fragment: V) -> None:
         with self._lock:
             self._items[key] = fragment
