@@ -153,17 +153,14 @@ async def list_jobs(request: Request) -> Response:
 
 
 def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
-    status, source, remote, min_score, q, sort, limit, offset = (
-        query.status, query.source, query.remote, query.min_score, query.q, query.sort,
-        query.limit, query.offset,
-    )  # fmt: skip
     flt = job_q.JobFilter(
-        statuses=tuple(status or ()),
-        source=source,
-        remote_only=remote,
-        min_score=min_score,
-        text=q or None,
+        statuses=tuple(query.status or ()),
+        source=query.source,
+        remote_only=query.remote,
+        min_score=query.min_score,
+        text=query.q or None,
     )
+    sort, limit, offset = query.sort, query.limit, query.offset
     state = request.app.state.__dict__
     rows_cache: FragmentCache = state.setdefault("api_job_rows", FragmentCache(maxsize=4096))
     pages_cache: LRU[bytes] = state.setdefault("api_job_pages", LRU(maxsize=64))

@@ -183,21 +183,25 @@ async def review(request: Request) -> Response:
 
 
 def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
-    status, source, remote, min_score, q, sort, page = (
-        query.status, query.source, query.remote, query.min_score, query.q, query.sort,
-        query.page,
-    )  # fmt: skip
     score: float | None = None
-    if min_score.strip():
+    if query.min_score.strip():
         try:
-            score = min(max(float(min_score), 0.0), 100.0)
+            score = min(max(float(query.min_score), 0.0), 100.0)
         except ValueError:
             score = None
-    filters = Filters(status, source.strip(), remote, score, q.strip(), sort, page)
+    filters = Filters(
+        query.status,
+        query.source.strip(),
+        query.remote,
+        score,
+        query.q.strip(),
+        query.sort,
+        query.page,
+    )
     flt = job_q.JobFilter(
-        statuses=(status,),
+        statuses=(filters.status,),
         source=filters.source or None,
-        remote_only=remote,
+        remote_only=filters.remote,
         min_score=score,
         text=filters.q or None,
     )
@@ -205,7 +209,7 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
     cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
     pages_cache: LRU[tuple[bytes, ...]] = state.setdefault("review_pages", LRU(maxsize=64))
     placeholder: str = state.setdefault("review_csrf_placeholder", secrets.token_hex(16))
-    actionable = status == "pending"
+    actionable = filters.status == "pending"
     flashes = pending_flashes(request)
     today = utcnow().date()
     with db.read() as conn:
@@ -217,7 +221,11 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
         cached = None if flashes or mark is None else pages_cache.get(page_key)
         if cached is None:
             marks, total = job_q.page_marks(
-                conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+                conn,
+                flt=flt,
+                sort=filters.sort,
+                limit=PAGE_SIZE,
+                offset=(filters.page - 1) * PAGE_SIZE,
             )
             keys = _card_keys(str(db.path), marks, today, actionable)
             cards = _cards(request.app.state.templates, cards_cache, conn, keys)
