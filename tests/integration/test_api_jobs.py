@@ -63,3 +63,21 @@ def test_bulk_move_refuses_all_when_one_is_refused(client: TestClient) -> None:
 def test_openapi_is_served(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert "/api/v1/jobs" in spec["paths"]
+
+
+def test_the_job_list_shows_an_edit_and_a_move_at_once(client: TestClient) -> None:
+    created = client.post("/api/v1/jobs", json={"url": "https://x.example.org/9", "title": "Old"})
+    job_id = created.json()["id"]
+    assert client.get("/api/v1/jobs").json()["items"][0]["title"] == "Old"
+    assert client.patch(f"/api/v1/jobs/{job_id}", json={"title": "New"}).status_code == 200
+    [item] = client.get("/api/v1/jobs").json()["items"]
+    assert item["title"] == "New"
+    client.post(f"/api/v1/jobs/{job_id}/move", json={"status": "approved"})
+    page = client.get("/api/v1/jobs").json()
+    assert page == {
+        "items": [page["items"][0]],
+        "total": 1,
+        "limit": 50,
+        "offset": 0,
+    }
+    assert page["items"][0]["status"] == "approved"

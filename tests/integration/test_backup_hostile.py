@@ -266,11 +266,16 @@ def test_a_trigger_that_writes_to_an_attached_file_cannot_run(
     )
     archive = zip_with_db(tmp_path / "t.zip", hostile)
     staged = stage_restore(archive, target=bob_db, key=None, workdir_root=tmp_path / "work")
+    triggers = "SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name"
     conn = sqlite3.connect(staged.path)
-    assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'").fetchone() == (
-        0,
-    )
+    restored = [row[0] for row in conn.execute(triggers)]
     conn.close()
+    fresh = sqlite3.connect(bob_db)
+    ours = [row[0] for row in fresh.execute(triggers)]
+    fresh.close()
+    # Only the triggers our own migrations create (change marks, migration 0002).
+    assert restored == ours
+    assert "t" not in restored
     staged.discard()
 
 

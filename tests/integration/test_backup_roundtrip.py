@@ -26,7 +26,7 @@ from peregrine.storage.backup import (
 from peregrine.storage.backup_export import open_export, write_export
 from peregrine.storage.backup_restore import stage_restore
 from peregrine.storage.backup_swap import leftover_staged, rollback_files, snapshot_path, swap_in
-from peregrine.storage.migrate import Migration, available_migrations
+from peregrine.storage.migrate import Migration, available_migrations, latest_version
 from peregrine.storage.userdb import NotADatabaseError, UserDB
 from tests.integration.backup_data import job_titles, make_user_db
 
@@ -72,7 +72,7 @@ def test_an_encrypted_database_exports_as_plain_sqlite_and_restores_encrypted(
     # Stock sqlite3, not our binding, must read it.
     conn = sqlite3.connect(plain)
     assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 3
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version()
     conn.close()
 
     target = tmp_path / "bob2" / "staging.db"
@@ -111,7 +111,7 @@ def test_the_manifest_describes_every_member_without_server_paths(
             assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         text = b"".join(zf.read(n) for n in names if n != DB_MEMBER)
     assert manifest["format_version"] == 1
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == latest_version()
     assert manifest["app_version"]
     assert manifest["row_counts"]["jobs"] == 3
     assert manifest["row_counts"]["job_events"] == 3
@@ -183,9 +183,11 @@ def test_an_older_backup_is_migrated_after_its_rows_are_copied(
     alice_db: Path, tmp_path: Path
 ) -> None:
     archive = _export(alice_db, tmp_path)
+    # One past the shipped migrations, whatever their number.
+    next_version = latest_version() + 1
     later = Migration(
-        2,
-        "0002_test_extra.sql",
+        next_version,
+        f"{next_version:04d}_test_extra.sql",
         "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 5;\n"
         "CREATE TABLE reminders (id INTEGER PRIMARY KEY, at TEXT NOT NULL);\n",
     )
@@ -199,7 +201,7 @@ def test_an_older_backup_is_migrated_after_its_rows_are_copied(
         migrations=[*available_migrations(), later],
     )
     conn = sqlite3.connect(staged.path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == next_version
     assert conn.execute("SELECT count(*), min(priority) FROM jobs").fetchone() == (3, 5)
     conn.close()
 

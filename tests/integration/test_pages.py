@@ -473,3 +473,63 @@ def test_a_changed_job_is_never_shown_from_a_stale_card(client: TestClient) -> N
     assert "Second text" in html
     assert "First text" not in html
     assert "You applied to this before" in html
+
+
+def test_a_new_source_and_a_reused_id_show_on_the_review_page(client: TestClient) -> None:
+    db = user_db(client)
+    [job_id] = add_jobs(db, 1, title="Listed once", source="indeed")
+    assert "via indeed<" in client.get("/review").text
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO job_sources (job_id, source, url, found_at) "
+            "VALUES (?, 'greenhouse', 'https://boards.example.org/1', '2026-11-27')",
+            (job_id,),
+        )
+    assert "via indeed, greenhouse<" in client.get("/review").text
+    with db.write() as conn:
+        job_q.delete_job(conn, job_id=job_id)
+    [again] = add_jobs(db, 1, title="Someone else")
+    assert again == job_id
+    html = client.get("/review").text
+    assert "Someone else" in html
+    assert "Listed once" not in html
+
+
+def test_a_cached_review_page_carries_each_browsers_own_csrf_token(
+    local_settings: Settings,
+) -> None:
+    app = create_app(local_settings)
+    with (
+        TestClient(app, base_url="http://127.0.0.1:8502") as alice,
+        TestClient(app, base_url="http://127.0.0.1:8502") as bob,
+    ):
+        add_jobs(user_db(alice), 2)
+        pages = []
+        for browser in (alice, bob, alice):
+            html = browser.get("/review").text
+            token = browser.cookies.get("peregrine_csrf")
+            assert token
+            assert html.count(f'value="{token}"') >= 2
+            assert f'<meta name="csrf-token" content="{token}">' in html
+            pages.append(html.replace(token, "TOKEN"))
+        assert alice.cookies.get("peregrine_csrf") != bob.cookies.get("peregrine_csrf")
+        # The same page apart from the token: the second and third came from the cache.
+        assert pages[0] == pages[1] == pages[2]
+
+
+def test_a_cached_review_page_escapes_an_odd_cookie_token(client: TestClient) -> None:
+    add_jobs(user_db(client), 1)
+    client.get("/review")
+    odd = 'x"><b>bold</b>' + "y" * 20
+    client.cookies.set("peregrine_csrf", odd)
+    html = client.get("/review").text
+    assert "<b>bold</b>" not in html
+    assert 'content="x&#34;&gt;&lt;b&gt;bold&lt;/b&gt;' in html
+
+
+def test_a_flash_shows_once_on_the_review_page(client: TestClient) -> None:
+    [job_id] = add_jobs(user_db(client), 1)
+    client.get("/review")
+    moved = post_form(client, "/review/move", {"act": f"approve:{job_id}"})
+    assert "Approved 1 job" in moved.text
+    assert "Approved 1 job" not in client.get("/review").text

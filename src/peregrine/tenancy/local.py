@@ -31,6 +31,10 @@ class LocalTenancy:
     ``workdir_root``, ``replace_database`` and ``rollback_database`` (see docs/backup.md).
     """
 
+    # Borrowing is a lock and a counter, never I/O: read-only handlers may borrow on the
+    # event loop (web/deps.py ``read_db``) instead of hopping to a worker thread.
+    borrows_without_io = True
+
     def __init__(self, staging_db: Path, *, drain_timeout_s: float = 30.0) -> None:
         self.staging_db = staging_db
         self.key: bytes | None = None

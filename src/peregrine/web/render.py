@@ -125,8 +125,23 @@ def render(
     status: int = 200,
     active: str = "",
 ) -> HTMLResponse:
-    env: jinja2.Environment = request.app.state.templates
     flashes = _read_flashes(request)
+    html = render_text(request, template, context, active=active, flashes=flashes)
+    return page_response(request, html, flashes=flashes, status=status)
+
+
+def render_text(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    active: str = "",
+    flashes: list[dict[str, str]] | None = None,
+    csrf: str | None = None,
+) -> str:
+    """A page's HTML. ``csrf`` replaces the request's CSRF token (a page cache renders a
+    placeholder there and puts each request's token in afterwards)."""
+    env: jinja2.Environment = request.app.state.templates
 
     def url_for(name: str, /, **params: Any) -> str:
         return url(request, name, **params)
@@ -134,13 +149,13 @@ def render(
     def static_url(path: str) -> str:
         return static(request, path)
 
-    html = env.get_template(template).render(
+    html: str = env.get_template(template).render(
         {
             "request": request,
             "url": url_for,
             "static": static_url,
-            "csrf_token": csrf_token(request.scope),
-            "flashes": flashes,
+            "csrf_token": csrf_token(request.scope) if csrf is None else csrf,
+            "flashes": _read_flashes(request) if flashes is None else flashes,
             "nav": NAV,
             "root": root(request),
             "active": active,
@@ -148,8 +163,25 @@ def render(
             **(context or {}),
         }
     )
+    return html
+
+
+def page_response(
+    request: Request,
+    html: str | bytes,
+    *,
+    flashes: list[dict[str, str]] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The response for a rendered page: never cached by the browser; shown flashes are
+    cleared."""
     response = HTMLResponse(html, status_code=status)
     response.headers["cache-control"] = "no-store"
     if flashes:
         response.delete_cookie(FLASH_COOKIE, path=root(request) or "/")
     return response
+
+
+def pending_flashes(request: Request) -> list[dict[str, str]]:
+    """The messages the next rendered page will show."""
+    return _read_flashes(request)

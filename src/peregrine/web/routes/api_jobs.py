@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from peregrine.lib.clock import now_iso
@@ -13,8 +13,10 @@ from peregrine.services import jobs as job_service
 from peregrine.services import pipeline
 from peregrine.storage.queries import events as event_q
 from peregrine.storage.queries import jobs as job_q
+from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
-from peregrine.web.deps import UserDBDep
+from peregrine.web.deps import UserDBDep, query_model, query_parameters, read_db
+from peregrine.web.fragments import LRU, FragmentCache
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -115,32 +117,78 @@ def _require(job: job_q.Job | None, job_id: int) -> job_q.Job:
     return job
 
 
-@router.get("/jobs", response_model=JobPage)
-def list_jobs(
-    db: UserDBDep,
-    status: Annotated[list[StatusParam] | None, Query()] = None,
-    source: Annotated[str | None, Query(max_length=50)] = None,
-    remote: bool = False,
-    min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    sort: SortParam = "score",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Response:
+class JobsQuery(BaseModel):
+    status: list[StatusParam] | None = None
+    source: str | None = Field(default=None, max_length=50)
+    remote: bool = False
+    min_score: float | None = Field(default=None, ge=0, le=100)
+    q: str | None = Field(default=None, max_length=200)
+    sort: SortParam = "score"
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.get(
+    "/jobs",
+    response_model=JobPage,
+    openapi_extra={"parameters": query_parameters(JobsQuery)},
+)
+async def list_jobs(request: Request) -> Response:
     """Jobs matching the filters, one page at a time."""
+    # The query is validated by one model, not as eight FastAPI parameters, and the
+    # database borrowed without a dependency: FastAPI's per-request work on those cost
+    # more than building the cached answer (bench/pages.py).
+    query = query_model(request, JobsQuery, lists=("status",))
+    async with read_db(request) as db:
+        return _job_page(request, db, query)
+
+
+def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
     flt = job_q.JobFilter(
-        statuses=tuple(status or ()),
-        source=source,
-        remote_only=remote,
-        min_score=min_score,
-        text=q or None,
+        statuses=tuple(query.status or ()),
+        source=query.source,
+        remote_only=query.remote,
+        min_score=query.min_score,
+        text=query.q or None,
     )
+    sort, limit, offset = query.sort, query.limit, query.offset
+    state = request.app.state.__dict__
+    rows_cache: FragmentCache = state.setdefault("api_job_rows", FragmentCache(maxsize=4096))
+    pages_cache: LRU[bytes] = state.setdefault("api_job_pages", LRU(maxsize=64))
+    db_key = str(db.path)
     with db.read() as conn:
-        jobs, total = job_q.list_jobs(conn, flt=flt, sort=sort, limit=limit, offset=offset)
-    page = JobPage(items=[JobOut.of(j) for j in jobs], total=total, limit=limit, offset=offset)
-    # Serialised here, once: handing the model back to FastAPI would dump it to a dict,
-    # validate that dict against JobPage again and encode it a third time.
-    return Response(page.model_dump_json(), media_type="application/json")
+        mark = job_q.changes_mark(conn)
+        # The mark is new after any change to any job or source link (migration 0002).
+        page_key = (db_key, mark, flt, sort, limit, offset)
+        body = None if mark is None else pages_cache.get(page_key)
+        if body is None:
+            marks, total = job_q.page_marks(conn, flt=flt, sort=sort, limit=limit, offset=offset)
+            keys = [(db_key, m.id, m.rev) for m in marks]
+            found = [rows_cache.get(key) for key in keys]
+            missing = [key[1] for key, row in zip(keys, found, strict=True) if row is None]
+            jobs = job_q.jobs_by_ids(conn, ids=missing) if missing else {}
+    if body is None:
+        items: list[str] = []
+        for key, hit in zip(keys, found, strict=True):
+            row = hit
+            if row is None:
+                job = jobs.get(key[1])
+                if job is None:  # deleted between the two reads
+                    continue
+                # Each row is serialised once per version of the job (a job's every change
+                # gives it a new rev), by the same model as before.
+                row = JobOut.of(job).model_dump_json()
+                rows_cache.put(key, row)
+            items.append(row)
+        # Exactly what JobPage(...).model_dump_json() writes (compact, fields in this
+        # order), without re-validating 50 rows into a page model to get there.
+        body = (
+            f'{{"items":[{",".join(items)}],"total":{int(total)},'
+            f'"limit":{int(limit)},"offset":{int(offset)}}}'
+        ).encode()
+        if mark is not None:
+            pages_cache.put(page_key, body)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/jobs", status_code=201)

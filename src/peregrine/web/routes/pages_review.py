@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from markupsafe import Markup, escape
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
@@ -17,11 +19,13 @@ from peregrine.lib.html import sanitise
 from peregrine.services import pipeline
 from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
+from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
-from peregrine.web.deps import UserDBDep
-from peregrine.web.fragments import FragmentCache
-from peregrine.web.render import flash, render, root, url
+from peregrine.web.deps import UserDBDep, query_model, read_db
+from peregrine.web.fragments import LRU, FragmentCache
+from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
+from peregrine.web.security import csrf_token
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,42 +78,59 @@ def _age(found: str, today: date) -> int | None:
         return None
 
 
-def _card_html(
-    env: Any, cache: FragmentCache, job: job_q.Job, today: date, actionable: bool
-) -> Markup:
-    """One rendered card, from the cache when nothing it shows has changed.
-
-    Rendering 50 cards was most of the review page's time; a card depends only on its job,
-    its age in days and whether it has action buttons, which is exactly the key.
-    """
-    age = _age(job.date_found, today)
+def _render_card(env: Any, job: job_q.Job, age: int | None, actionable: bool) -> Markup:
     flags = [
         FLAG_LABELS.get(f, f.replace("_", " "))
         for f in (job.flags if isinstance(job.flags, list) else [])
         if isinstance(f, str)
     ]
-    explanation = _explanation(job.match_explanation)
     gaps = tuple(str(g) for g in job.keyword_gaps) if isinstance(job.keyword_gaps, list) else ()
-    key = (
-        job.id, job.title, job.url, job.company, job.location, job.work_mode, job.salary_text,
-        tuple(job.sources), job.match_score, job.description, gaps, tuple(flags),
-        tuple(explanation), age, actionable,
-    )  # fmt: skip
+    card = Card(
+        job=job,
+        description_html=sanitise(job.description),
+        age_days=age,
+        explanation=_explanation(job.match_explanation),
+        flags=flags,
+    )
+    html: str = env.get_template("_job_card.html").render(
+        card=card, gaps=gaps, actionable=actionable
+    )
+    # An autoescaping template render: its output is safe HTML.
+    return Markup(html)  # noqa: S704
 
-    def render_card() -> str:
-        card = Card(
-            job=job,
-            description_html=sanitise(job.description),
-            age_days=age,
-            explanation=explanation,
-            flags=flags,
-        )
-        html: str = env.get_template("_job_card.html").render(
-            card=card, gaps=gaps, actionable=actionable
-        )
-        return html
 
-    return cache.get_or_render(key, render_card)
+CardKey = tuple[str, int, int, int | None, bool]
+
+
+def _card_keys(
+    db_key: str, marks: list[job_q.JobMark], today: date, actionable: bool
+) -> tuple[CardKey, ...]:
+    """What each card shows, in a few values: a card depends only on its job (whose every
+    change gives it a new ``rev``), the database it comes from, its age in days and whether
+    it has action buttons."""
+    return tuple((db_key, m.id, m.rev, _age(m.date_found, today), actionable) for m in marks)
+
+
+def _cards(env: Any, cache: FragmentCache, conn: Any, keys: tuple[CardKey, ...]) -> list[Markup]:
+    """The page's cards, rendered only for jobs whose card the cache does not hold
+    (rendering 50 cards and decoding their rows was most of the review page's time)."""
+    found = [cache.get(key) for key in keys]
+    missing = [key[1] for key, html in zip(keys, found, strict=True) if html is None]
+    jobs = job_q.jobs_by_ids(conn, ids=missing) if missing else {}
+    cards: list[Markup] = []
+    for key, hit in zip(keys, found, strict=True):
+        html = hit
+        if html is None:
+            # Rows are read after the marks, so a job changed in between is cached under
+            # its older mark with newer content: harmless, only readers of that older mark
+            # (who read it before the change) could ever ask for that key.
+            job = jobs.get(key[1])
+            if job is None:  # deleted between the two reads
+                continue
+            html = _render_card(env, job, key[3], key[4])
+            cache.put(key, html)
+        cards.append(Markup(html))  # noqa: S704 (only rendered cards enter the cache)
+    return cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,60 +157,111 @@ class Filters:
         return data
 
 
-@router.get("/review", response_class=HTMLResponse, name="review")
-def review(
-    request: Request,
-    db: UserDBDep,
-    status: StatusParam = "pending",
-    source: Annotated[str, Query(max_length=50)] = "",
-    remote: bool = False,
-    min_score: Annotated[str, Query(max_length=6)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
-    sort: SortParam = "score",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> HTMLResponse:
+class ReviewQuery(BaseModel):
+    """The review page's filters, validated as FastAPI would validate query parameters."""
+
+    status: StatusParam = "pending"
+    source: str = Field(default="", max_length=50)
+    remote: bool = False
+    min_score: str = Field(default="", max_length=6)
+    q: str = Field(default="", max_length=200)
+    sort: SortParam = "score"
+    page: int = Field(default=1, ge=1, le=100_000)
+
+
+async def review(request: Request) -> Response:
+    """The review page.
+
+    A plain Starlette endpoint (registered below with ``add_route``), not a FastAPI one:
+    FastAPI's per-request work on seven query parameters and a dependency cost more than
+    the whole page once it is cached. The parameters are validated by one pydantic model
+    and refused with the same 422 page (errors.py) FastAPI would give.
+    """
+    query = query_model(request, ReviewQuery)
+    async with read_db(request) as db:
+        return _review_page(request, db, query)
+
+
+def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
     score: float | None = None
-    if min_score.strip():
+    if query.min_score.strip():
         try:
-            score = min(max(float(min_score), 0.0), 100.0)
+            score = min(max(float(query.min_score), 0.0), 100.0)
         except ValueError:
             score = None
-    filters = Filters(status, source.strip(), remote, score, q.strip(), sort, page)
+    filters = Filters(
+        query.status,
+        query.source.strip(),
+        query.remote,
+        score,
+        query.q.strip(),
+        query.sort,
+        query.page,
+    )
     flt = job_q.JobFilter(
-        statuses=(status,),
+        statuses=(filters.status,),
         source=filters.source or None,
-        remote_only=remote,
+        remote_only=filters.remote,
         min_score=score,
         text=filters.q or None,
     )
-    with db.read() as conn:
-        jobs, total = job_q.list_jobs(
-            conn, flt=flt, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
-        sources = job_q.distinct_sources(conn)
+    state = request.app.state.__dict__
+    cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
+    pages_cache: LRU[tuple[bytes, ...]] = state.setdefault("review_pages", LRU(maxsize=64))
+    placeholder: str = state.setdefault("review_csrf_placeholder", secrets.token_hex(16))
+    actionable = filters.status == "pending"
+    flashes = pending_flashes(request)
     today = utcnow().date()
-    env = request.app.state.templates
-    cache: FragmentCache = request.app.state.__dict__.setdefault(
-        "review_cards", FragmentCache(maxsize=2048)
-    )
-    actionable = status == "pending"
-    cards = [_card_html(env, cache, job, today, actionable) for job in jobs]
-    pages = max(1, -(-total // PAGE_SIZE))
-    return render(
-        request,
-        "review.html",
-        {
-            "cards": cards,
-            "total": total,
-            "filters": filters,
-            "pages": pages,
-            "sources": sources,
-            "statuses": [(s, pipeline.STATUS_LABELS[s]) for s in pipeline.STATUSES],
-            "sort_labels": job_q.SORT_LABELS,
-            "actionable": actionable,
-        },
-        active="review",
-    )
+    with db.read() as conn:
+        mark = job_q.changes_mark(conn)
+        # Everything the page shows but the CSRF token (and flashes, which skip the cache):
+        # the jobs and their sources (the mark is new after any change to them), the
+        # filters, the day (cards show ages) and the database, so tenants never share a page.
+        page_key = (str(db.path), mark, root(request), filters, today)
+        cached = None if flashes or mark is None else pages_cache.get(page_key)
+        if cached is None:
+            marks, total = job_q.page_marks(
+                conn,
+                flt=flt,
+                sort=filters.sort,
+                limit=PAGE_SIZE,
+                offset=(filters.page - 1) * PAGE_SIZE,
+            )
+            keys = _card_keys(str(db.path), marks, today, actionable)
+            cards = _cards(request.app.state.templates, cards_cache, conn, keys)
+            sources = job_q.distinct_sources(conn)
+    if cached is None:
+        html = render_text(
+            request,
+            "review.html",
+            {
+                "cards": cards,
+                "total": total,
+                "filters": filters,
+                "pages": max(1, -(-total // PAGE_SIZE)),
+                "sources": sources,
+                "statuses": [(s, pipeline.STATUS_LABELS[s]) for s in pipeline.STATUSES],
+                "sort_labels": job_q.SORT_LABELS,
+                "actionable": actionable,
+            },
+            active="review",
+            flashes=flashes,
+            csrf=None if flashes else placeholder,
+        )
+        if flashes:
+            return page_response(request, html, flashes=flashes)
+        # Kept encoded and cut at the placeholder: a hit then costs one join of the parts
+        # around this request's token, not a search and an encode of the whole page.
+        cached = tuple(html.encode().split(placeholder.encode()))
+        if mark is not None:
+            pages_cache.put(page_key, cached)
+    # The token goes where the template put the placeholder, escaped as the template would
+    # have escaped it (a browser's cookie may hold any printable characters).
+    token = str(escape(csrf_token(request.scope))).encode()
+    return page_response(request, token.join(cached))
+
+
+router.add_route("/review", review, methods=["GET"], name="review", include_in_schema=False)
 
 
 def _back(request: Request, form: Any) -> RedirectResponse:
