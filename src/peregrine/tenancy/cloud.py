@@ -79,6 +79,8 @@ class CloudTenancy:
         self._gate = threading.Condition()
         self._in_flight: Counter[str] = Counter()
         self._replacing: set[str] = set()
+        # Users whose scratch folder this process has swept (see ``_open_existing``).
+        self._swept: set[str] = set()
 
     @property
     def workdir_root(self) -> Path:
@@ -253,7 +255,12 @@ class CloudTenancy:
             # A process killed mid-restore or mid-export may have left staged files or a
             # decrypted scratch copy behind; clear them before the user's data is served.
             recover_after_crash(tenant.db_path)
-            sweep_workdirs(tenant.folder / WORKDIR_NAME)
+            if tenant.user_id not in self._swept:
+                # Once per process: the sweep treats this process's own folders as left
+                # by a dead process with a reused pid, so sweeping on every reopen (the
+                # handle cache evicts busy users too) deleted a running export's snapshot.
+                sweep_workdirs(tenant.folder / WORKDIR_NAME)
+                self._swept.add(tenant.user_id)
             try:
                 return UserDB.open(tenant.db_path, key=tenant.key, create=False)
             except NotADatabaseError:
