@@ -21,6 +21,7 @@ from typing import Any
 from peregrine.lib.clock import now_iso
 from peregrine.lib.http import HttpClient, allow_entries
 from peregrine.services import discovery
+from peregrine.services.research import SECTIONS
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
@@ -78,8 +79,15 @@ class EchoingModel(FakeLLMServer):
         super().__init__("ollama")
 
     def _completion_body(self, body: dict[str, Any]) -> dict[str, Any]:
-        seen = sorted(set(CANARY.findall(json.dumps(body))))
-        text = f"Dear hiring team,\n\n{LETTER_WORDS} Noted: {' '.join(seen)}.\n\nKind regards,"
+        prompt = json.dumps(body)
+        noted = "Noted: " + " ".join(sorted(set(CANARY.findall(prompt)))) + "."
+        # Answer in the shape each service asks for, so research and prep are stored too.
+        if "research brief" in prompt:
+            text = json.dumps(dict.fromkeys(SECTIONS, noted))
+        elif "keys question and answer" in prompt:
+            text = json.dumps([{"question": f"Question {n}?", "answer": noted} for n in range(5)])
+        else:
+            text = f"Dear hiring team,\n\n{LETTER_WORDS} {noted}\n\nKind regards,"
         return {
             "model": body.get("model", ""),
             "created_at": "2026-11-27T10:00:00Z",
