@@ -28,6 +28,7 @@ from pathlib import Path
 import jwt
 import sqlcipher3
 from fastapi.testclient import TestClient
+from starlette.datastructures import Headers
 
 from peregrine.app import create_app
 from peregrine.lib.clock import now_iso
@@ -157,7 +158,7 @@ def cold_open_through_tenancy(root: Path, jwt_secret: str, server_secret: str, n
         with tenancy.lease(user) as db:
             db.execute("SELECT 1")
         tenancy.close_user(user)
-    headers = [{"X-CF-Session": f"{COOKIE}={token(jwt_secret, u)}"} for u in users]
+    headers = [Headers({"x-cf-session": f"{COOKIE}={token(jwt_secret, u)}"}) for u in users]
     times, cpu = [], []
     try:
         for user, header in zip(users[1:], headers[1:], strict=True):

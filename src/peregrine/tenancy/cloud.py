@@ -254,11 +254,14 @@ class CloudTenancy:
             provisioning.provision(tenant)
             # A process killed mid-restore or mid-export may have left staged files or a
             # decrypted scratch copy behind; clear them before the user's data is served.
-            recover_after_crash(tenant.db_path)
             if tenant.user_id not in self._swept:
-                # Once per process: the sweep treats this process's own folders as left
-                # by a dead process with a reused pid, so sweeping on every reopen (the
-                # handle cache evicts busy users too) deleted a running export's snapshot.
+                # Once per process, at the user's first open: leftovers can only come from
+                # a process that died. Later reopens (the handle cache evicts busy users
+                # too) would find this process's own work in flight: the sweep takes
+                # folders with our own pid for a dead process's, and deleted a running
+                # export's snapshot; the recovery would delete a running restore's staged
+                # file. Doing it once also takes a folder scan off every cold open.
+                recover_after_crash(tenant.db_path)
                 sweep_workdirs(tenant.folder / WORKDIR_NAME)
                 self._swept.add(tenant.user_id)
             try:
