@@ -206,6 +206,7 @@ class DemoTenancy:
 
     def _forget_locked(self, name: str) -> None:
         self._touched.pop(name, None)
+        self._owners.pop(str(self._path(name)), None)
         # Closed now if nobody holds it, else by its last borrower.
         self.registry.close_user(name)
 
