@@ -272,24 +272,13 @@ def _wait_until_idle(arena: Arena, timeout: float = 90.0) -> None:
             for task in active:
                 if task["kind"] == "probe":
                     # Held probes are cancelled here if the random run did not get to them.
-                    arena.world.client.post(
-                        f"/api/v1/tasks/{task['id']}/cancel",
-                        headers={**arena.headers(who), **_csrf(arena)},
-                    )
+                    cancel = Call("POST", f"/api/v1/tasks/{task['id']}/cancel", {}, None)
+                    _send(arena.world.client, cancel, arena.headers(who))
             busy += len(active)
         if not busy:
             return
         time.sleep(0.1)
     raise AssertionError("background tasks did not finish in time")
-
-
-def _csrf(arena: Arena) -> dict[str, str]:
-    from peregrine.web.security import CSRF_COOKIE, CSRF_HEADER
-
-    client = arena.world.client
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/healthz")
-    return {CSRF_HEADER: client.cookies[CSRF_COOKIE]}
 
 
 # -- the test --------------------------------------------------------------------------------
