@@ -129,9 +129,10 @@ def create_app(settings: Settings) -> FastAPI:
             # 'interrupted', queued ones resume. Other users' databases attach on submit.
             tasks.attach(tenancy.db)
             tenancy.on_reopen.append(tasks.follow)
-        elif isinstance(tenancy, CloudTenancy):
+        elif isinstance(tenancy, CloudTenancy | DemoTenancy):
             # Request handles may be closed by the registry once the request ends: workers
-            # open each user's database themselves, for as long as a task runs.
+            # open each user's (or demo visitor's) database themselves, for as long as a
+            # task runs.
             tasks.open_through(owner_of=tenancy.owner_of, lease=tenancy.lease)
         tasks.start()
         log.info("peregrine %s started in %s mode", __version__, settings.mode)
@@ -163,7 +164,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.llm = llm
     app.state.tasks = tasks
     metrics_registry.watch_tenant_handles(
-        (lambda: len(tenancy.registry)) if isinstance(tenancy, CloudTenancy) else (lambda: 1)
+        (lambda: len(tenancy.registry))
+        if isinstance(tenancy, CloudTenancy | DemoTenancy)
+        else (lambda: 1)
     )
     metrics_registry.watch_task_queue_depth(tasks.depth)
     tasks.on_finished = usage_events.task_finished_reporter(platform.telemetry)

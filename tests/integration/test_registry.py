@@ -150,3 +150,20 @@ def test_simultaneous_first_requests_open_one_handle(tmp_path: Path) -> None:
     for db in got:
         registry.release("alice", db)
     registry.close_all()
+
+
+def test_it_says_whether_a_users_handle_is_borrowed_even_after_eviction(tmp_path: Path) -> None:
+    registry = HandleRegistry(max_open=1, idle_seconds=60)
+    opened: list[str] = []
+    assert not registry.in_use("alice")
+    with registry.lease("alice", lambda: _opener(tmp_path, "alice", opened)) as alice:
+        assert registry.in_use("alice")
+        # Bob's open evicts alice's entry; her borrowed handle is retired, not closed.
+        with registry.lease("bob", lambda: _opener(tmp_path, "bob", opened)):
+            assert registry.in_use("alice")
+            assert registry.in_use("bob")
+        assert not alice.closed
+    assert alice.closed
+    assert not registry.in_use("alice")
+    assert not registry.in_use("bob")
+    registry.close_all()

@@ -70,10 +70,11 @@ def _tombstone(root: Path, user_id: str) -> Path:
 
 def is_tombstoned(root: Path, user_id: str) -> bool:
     """Whether this account was erased (sessions for it must not re-create a folder)."""
-    try:
-        return _tombstone(root, user_id).is_file()
-    except ErasureError:
+    # Checked several times per request (before and after opening, by every route), so
+    # plain os.path instead of building Path objects.
+    if not _USER_ID.fullmatch(user_id):
         return False
+    return os.path.isfile(os.path.join(root, TOMBSTONE_DIR, user_id))
 
 
 def _measure(tree: Path) -> tuple[int, int]:

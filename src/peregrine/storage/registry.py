@@ -25,6 +25,7 @@ class _Entry:
     last_used: float
     leases: int = 0
     retired: bool = False
+    user_id: str = ""
 
 
 class HandleRegistry:
@@ -83,7 +84,9 @@ class HandleRegistry:
                 # A racing opener that took a fresh lock may have won; keep one handle.
                 entry = self._lease_existing(user_id)
                 if entry is None:
-                    self._entries[user_id] = _Entry(db=db, last_used=self._clock(), leases=1)
+                    self._entries[user_id] = _Entry(
+                        db=db, last_used=self._clock(), leases=1, user_id=user_id
+                    )
                     to_close = self._evict_locked()
         if entry is not None:
             db.close()
@@ -91,6 +94,14 @@ class HandleRegistry:
         for old in to_close:
             old.close()
         return db
+
+    def in_use(self, user_id: str) -> bool:
+        """Whether someone holds a lease on the user's current or retired handle."""
+        with self._lock:
+            entry = self._entries.get(user_id)
+            if entry is not None and entry.leases > 0:
+                return True
+            return any(e.user_id == user_id for e in self._retired.values())
 
     def _lease_existing(self, user_id: str) -> _Entry | None:
         entry = self._entries.get(user_id)

@@ -79,6 +79,8 @@ class CloudTenancy:
         self._gate = threading.Condition()
         self._in_flight: Counter[str] = Counter()
         self._replacing: set[str] = set()
+        # Users whose scratch folder this process has swept (see ``_open_existing``).
+        self._swept: set[str] = set()
 
     @property
     def workdir_root(self) -> Path:
@@ -252,8 +254,16 @@ class CloudTenancy:
             provisioning.provision(tenant)
             # A process killed mid-restore or mid-export may have left staged files or a
             # decrypted scratch copy behind; clear them before the user's data is served.
-            recover_after_crash(tenant.db_path)
-            sweep_workdirs(tenant.folder / WORKDIR_NAME)
+            if tenant.user_id not in self._swept:
+                # Once per process, at the user's first open: leftovers can only come from
+                # a process that died. Later reopens (the handle cache evicts busy users
+                # too) would find this process's own work in flight: the sweep takes
+                # folders with our own pid for a dead process's, and deleted a running
+                # export's snapshot; the recovery would delete a running restore's staged
+                # file. Doing it once also takes a folder scan off every cold open.
+                recover_after_crash(tenant.db_path)
+                sweep_workdirs(tenant.folder / WORKDIR_NAME)
+                self._swept.add(tenant.user_id)
             try:
                 return UserDB.open(tenant.db_path, key=tenant.key, create=False)
             except NotADatabaseError:
