@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from peregrine.app import create_app
 from peregrine.settings import Settings
 from peregrine.storage.userdb import UserDB
-from peregrine.tasks.local import LocalTaskQueue
+from peregrine.tasks.local import OWNER_OPEN_ATTEMPTS, LocalTaskQueue
 from peregrine.tasks.model import TaskContext, TaskError, TaskInfo
 from peregrine.tasks.registry import Registry
 
@@ -323,3 +324,38 @@ def test_a_result_that_is_not_json_fails_the_task_instead_of_hanging(
     assert done is not None
     assert done.status == "failed"
     assert "not JSON serializable" in (done.error or "")
+
+
+def test_an_owner_whose_database_cannot_be_opened_is_given_up_after_backing_off(
+    registry: Registry, db: UserDB, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry.register("noop", lambda ctx, params: {})
+    opened: list[str] = []
+
+    @contextmanager
+    def lease(owner: str) -> Iterator[UserDB]:
+        opened.append(owner)
+        raise OSError("the account was erased")
+        yield db  # pragma: no cover
+
+    queue = LocalTaskQueue(workers=1, registry=registry)
+    queue.open_through(owner_of=lambda _db: "alice", lease=lease)
+    queue.submit(db, kind="noop")
+    for attempt in range(1, OWNER_OPEN_ATTEMPTS + 1):
+        assert queue._run_one() is False
+        assert len(opened) == attempt
+        # Backing off: a poll before the next try does not open the database again.
+        assert queue._run_one() is False
+        assert len(opened) == attempt
+        if attempt < OWNER_OPEN_ATTEMPTS:
+            failures, _next_try = queue._open_failures["alice"]
+            queue._open_failures["alice"] = (failures, 0.0)
+    # Given up: no more opens, one warning, and the task is still queued in its database.
+    assert queue._run_one() is False
+    assert len(opened) == OWNER_OPEN_ATTEMPTS
+    assert "giving up on a task owner's database" in caplog.text
+    assert [t.status for t in queue.list_tasks(db)] == ["queued"]
+    # A new submit brings the owner back for a fresh try.
+    queue.submit(db, kind="noop", params={"again": True})
+    queue._run_one()
+    assert len(opened) == OWNER_OPEN_ATTEMPTS + 1

@@ -26,6 +26,9 @@ log = logging.getLogger("peregrine.tasks")
 
 MAX_PARAMS_BYTES = 64 * 1024
 _IDLE_WAIT_S = 5.0
+# Failed opens of one owner's database before it is forgotten (about 2.5 minutes of
+# backing off from 5 s).
+OWNER_OPEN_ATTEMPTS = 6
 
 # Told about each task that succeeded: (owner, kind, result, seconds taken). The owner is
 # whoever ``remember_owner`` named for the task's database, or None.
@@ -55,6 +58,10 @@ class LocalTaskQueue:
         # ``_lease`` instead of keeping a request's handle, which the registry may close.
         self._owners: dict[str, int] = {}  # owner → submits seen, so a poll racing a
         # submit never forgets an owner whose new task it did not see
+        # owner → (failed opens in a row, monotonic time of the next try): an owner whose
+        # database cannot be opened (account erased, sandbox dropped, key trouble) is tried
+        # again later, less and less often, then forgotten until their next submit.
+        self._open_failures: dict[str, tuple[int, float]] = {}
         self._owner_of: Callable[[UserDB], str | None] | None = None
         self._lease: Callable[[str], AbstractContextManager[UserDB]] | None = None
 
@@ -155,6 +162,8 @@ class LocalTaskQueue:
         with self._lock:
             if owner is not None:
                 self._owners[owner] = self._owners.get(owner, 0) + 1
+                # They just used their database: whatever failed before is worth a new try.
+                self._open_failures.pop(owner, None)
             elif db not in self._dbs:
                 self._dbs.append(db)
         if info.created:
@@ -226,19 +235,39 @@ class LocalTaskQueue:
         for owner, seen in owners:
             if self._lease is None:
                 break
+            failures, next_try = self._open_failures.get(owner, (0, 0.0))
+            if failures and time.monotonic() < next_try:
+                continue
             try:
                 with self._lease(owner) as db:
+                    self._open_failures.pop(owner, None)
                     if self._run_from(db):
                         return True
             except Exception:
-                log.exception("cannot open the database of a task owner")
+                self._owner_unopenable(owner, seen, failures + 1)
                 continue
-            with self._lock:
-                # Nothing left queued: forget the owner until their next submit, unless a
-                # submit arrived since this poll began.
-                if self._owners.get(owner) == seen:
-                    del self._owners[owner]
+            self._forget_owner(owner, seen)
         return False
+
+    def _owner_unopenable(self, owner: str, seen: int, failures: int) -> None:
+        if failures >= OWNER_OPEN_ATTEMPTS:
+            # The owner's tasks stay queued in their database; the next submit (or a
+            # restart) tries again.
+            log.warning("giving up on a task owner's database after %d failed opens", failures)
+            self._open_failures.pop(owner, None)
+            self._forget_owner(owner, seen)
+            return
+        if failures == 1:
+            log.exception("cannot open the database of a task owner; retrying later")
+        delay = _IDLE_WAIT_S * 2 ** (failures - 1)
+        self._open_failures[owner] = (failures, time.monotonic() + delay)
+
+    def _forget_owner(self, owner: str, seen: int) -> None:
+        with self._lock:
+            # Nothing left to do for them: forget the owner until their next submit, unless
+            # a submit arrived since this poll began.
+            if self._owners.get(owner) == seen:
+                del self._owners[owner]
 
     def _run_from(self, db: UserDB) -> bool:
         """Claim and run one queued task of ``db``; False when it has none."""
