@@ -332,3 +332,32 @@ def test_a_staged_restore_is_one_self_contained_encrypted_file(
         assert db.execute("PRAGMA quick_check")[0][0] == "ok"
     finally:
         db.close()
+
+
+def test_unfinished_tasks_in_a_backup_come_back_interrupted_and_change_marks_are_not_copied(
+    alice_db: Path, tmp_path: Path
+) -> None:
+    db = UserDB.open(alice_db)
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO tasks (type, status, created_at) VALUES "
+            "('score', 'queued', '2026-11-01T10:00:00'), "
+            "('discover', 'running', '2026-11-01T10:00:00'), "
+            "('enrich', 'succeeded', '2026-11-01T10:00:00')"
+        )
+        # A crafted backup could carry many marks; each would slow every later job write.
+        conn.executemany("INSERT INTO job_changes (mark) VALUES (?)", [(i,) for i in range(500)])
+    db.close()
+    target = tmp_path / "restored" / "staging.db"
+    target.parent.mkdir()
+    _restore(_export(alice_db, tmp_path), target, tmp_path)
+    restored = sqlite3.connect(target)
+    try:
+        statuses = dict(restored.execute("SELECT type, status FROM tasks").fetchall())
+        errors = {r[0] for r in restored.execute("SELECT error FROM tasks WHERE error IS NOT NULL")}
+        marks = restored.execute("SELECT count(*) FROM job_changes").fetchone()[0]
+    finally:
+        restored.close()
+    assert statuses == {"score": "interrupted", "discover": "interrupted", "enrich": "succeeded"}
+    assert errors == {"restored from a backup before it finished; start it again"}
+    assert marks == 1

@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 import sqlcipher3
 
+from peregrine.lib.clock import now_iso
 from peregrine.storage.backup import (
     DB_MEMBER,
     FORMAT_VERSION,
@@ -403,6 +404,11 @@ def _peek_version(path: Path) -> int:
     return int(struct.unpack(">i", head[60:64])[0])
 
 
+# Kept by our own triggers in the fresh database: a backup's rows would only grow the table
+# (every job write updates all of its rows).
+_NOT_COPIED = frozenset({"job_changes"})
+
+
 def _build_fresh(
     staged: Path, upload: Path, *, key: bytes | None, migrations: Sequence[Migration], at: int
 ) -> dict[str, int]:
@@ -429,11 +435,21 @@ def _build_fresh(
         try:
             conn.execute("BEGIN IMMEDIATE")
             for table, columns in tables.items():
+                if table in _NOT_COPIED:
+                    continue
                 cols = ", ".join(f'"{c}"' for c in columns)
                 cursor = conn.execute(
                     f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM upload."{table}"'
                 )
                 counts[table] = cursor.rowcount
+            # Unfinished tasks in a backup belong to the install that made it: no queue here
+            # holds them, so they could never run (and in local mode they would start again
+            # unasked). They are shown as interrupted, which the user can retry.
+            conn.execute(
+                "UPDATE main.tasks SET status = 'interrupted', finished_at = ?, error = ? "
+                "WHERE status IN ('queued', 'running')",
+                (now_iso(), "restored from a backup before it finished; start it again"),
+            )
             problems = conn.execute("PRAGMA main.foreign_key_check").fetchall()
             if problems:
                 raise BackupError(
