@@ -117,6 +117,11 @@ class TaskTenancy:
             yield db
         finally:
             self.registry.release(canonical, db)
+            # Not kept open between tasks: an open handle would stop the user's restore from
+            # swapping the file (it needs the database to itself), and reopening with the
+            # raw key costs a couple of milliseconds.
+            if not self.registry.in_use(canonical):
+                self.registry.close_user(canonical)
 
     def sweep(self) -> int:
         """Close handles idle for longer than CLOUD_DB_IDLE_SECONDS."""

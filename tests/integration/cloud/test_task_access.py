@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from peregrine.storage.backup_export import write_export
+from peregrine.storage.backup_restore import stage_restore
+from peregrine.storage.backup_swap import swap_in
 from peregrine.storage.erasure import erase_user
 from peregrine.storage.userdb import UserDB
 from peregrine.tenancy.cloud import CloudTenancy
@@ -136,5 +139,27 @@ def test_a_database_replaced_by_another_process_is_reopened_not_written_stale(
         with tenancy.lease(ALICE) as db, db.read() as conn:
             row = conn.execute("SELECT value FROM preferences WHERE key = 'who'").fetchone()
         assert row[0] == '"restored"'
+    finally:
+        tenancy.stop()
+
+
+def test_a_finished_task_leaves_no_handle_that_would_block_the_users_restore(
+    data_root: Path, jwt_secret: str, server_secret: str, tmp_path: Path
+) -> None:
+    _provision(data_root, jwt_secret, server_secret, ALICE)
+    tenancy = TaskTenancy(make_settings(data_root, jwt_secret, server_secret))
+    path = data_root / ALICE / "peregrine" / "staging.db"
+    key = derive_key(server_secret.encode(), ALICE)
+    try:
+        with tenancy.lease(ALICE) as db, db.write() as conn:
+            conn.execute("INSERT INTO preferences (key, value) VALUES ('task', '\"ran\"')")
+        archive = tmp_path / "alice.zip"
+        write_export(path, key=key, workdir_root=tmp_path / "work", out=archive)
+        staged = stage_restore(archive, target=path, key=key, workdir_root=tmp_path / "work")
+        # The real swap needs the database to itself: a worker's cached handle refused it.
+        swap_in(staged.path, path, key=key)
+        with tenancy.lease(ALICE) as db, db.read() as conn:
+            row = conn.execute("SELECT value FROM preferences WHERE key = 'task'").fetchone()
+        assert row[0] == '"ran"'
     finally:
         tenancy.stop()
