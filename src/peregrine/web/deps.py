@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from peregrine.settings import Settings
 from peregrine.storage.userdb import UserDB
@@ -27,33 +26,33 @@ def get_user_db(request: Request) -> Iterator[UserDB]:
         yield db
 
 
-@contextlib.asynccontextmanager
-async def read_db(request: Request) -> AsyncIterator[UserDB]:
-    """The user's database for a read-only ``async def`` handler, which then queries it on
-    the event loop.
+R = TypeVar("R")
+
+
+async def read_with(request: Request, read: Callable[[UserDB], R]) -> R:
+    """Run ``read`` on the user's database for a read-only ``async def`` handler.
 
     Why: a sync handler with a sync dependency hops to the thread pool twice per request,
     and with 16 requests in flight the threads' fight for the GIL more than doubled the CPU
-    time of the review page. Reads of a WAL database never wait for a writer, so they can
-    run on the loop. Handlers that write stay sync (a write can wait on the busy timeout).
+    time of the review page. In local mode the one user's reads of a WAL database never
+    wait for a writer, so they run on the event loop. Handlers that write stay sync (a
+    write can wait on the busy timeout).
 
-    Borrowing itself stays off the loop unless the tenancy says it does no I/O: in cloud
-    mode it verifies the session (and may ask Directus) and may open the user's database; in
-    demo mode a first visit copies the seed database.
+    Cloud and demo mode take one hop for the borrow and the read together: borrowing may
+    verify the session with Directus, open a database or copy the demo seed, and one
+    tenant's slow query (a free-text search over a large database) must not stall every
+    other tenant's requests on the loop.
     """
     tenancy = request.app.state.tenancy
     if getattr(tenancy, "borrows_without_io", False):
         with tenancy.store(request).borrow() as db:
-            yield db
-        return
-    async with contextmanager_in_threadpool(_borrow(request)) as db:
-        yield db
+            return read(db)
 
+    def borrowed() -> R:
+        with tenancy.store(request).borrow() as db:
+            return read(db)
 
-@contextlib.contextmanager
-def _borrow(request: Request) -> Iterator[UserDB]:
-    with request.app.state.tenancy.store(request).borrow() as db:
-        yield db
+    return await run_in_threadpool(borrowed)
 
 
 Q = TypeVar("Q", bound=BaseModel)

@@ -15,7 +15,7 @@ from peregrine.storage.queries import events as event_q
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
-from peregrine.web.deps import UserDBDep, query_model, query_parameters, read_db
+from peregrine.web.deps import UserDBDep, query_model, query_parameters, read_with
 from peregrine.web.fragments import LRU, FragmentCache
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
@@ -139,8 +139,7 @@ async def list_jobs(request: Request) -> Response:
     # database borrowed without a dependency: FastAPI's per-request work on those cost
     # more than building the cached answer (bench/pages.py).
     query = query_model(request, JobsQuery, lists=("status",))
-    async with read_db(request) as db:
-        return _job_page(request, db, query)
+    return await read_with(request, lambda db: _job_page(request, db, query))
 
 
 def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
@@ -157,6 +156,9 @@ def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
     pages_cache: LRU[bytes] = state.setdefault("api_job_pages", LRU(maxsize=64))
     db_key = str(db.path)
     with db.read() as conn:
+        # One snapshot for the mark and the rows: content read after a concurrent write
+        # must not be cached under the mark from before it.
+        conn.execute("BEGIN")
         mark = job_q.changes_mark(conn)
         # The mark is new after any change to any job or source link (migration 0002).
         page_key = (db_key, mark, flt, sort, limit, offset)

@@ -21,7 +21,7 @@ from peregrine.services import review as review_service
 from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
-from peregrine.web.deps import UserDBDep, query_model, read_db
+from peregrine.web.deps import UserDBDep, query_model, read_with
 from peregrine.web.fragments import LRU, FragmentCache
 from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
@@ -178,8 +178,7 @@ async def review(request: Request) -> Response:
     and refused with the same 422 page (errors.py) FastAPI would give.
     """
     query = query_model(request, ReviewQuery)
-    async with read_db(request) as db:
-        return _review_page(request, db, query)
+    return await read_with(request, lambda db: _review_page(request, db, query))
 
 
 def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
@@ -213,6 +212,9 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
     flashes = pending_flashes(request)
     today = utcnow().date()
     with db.read() as conn:
+        # One snapshot for the mark and the rows: content read after a concurrent write
+        # must not be cached under the mark from before it.
+        conn.execute("BEGIN")
         mark = job_q.changes_mark(conn)
         # Everything the page shows but the CSRF token (and flashes, which skip the cache):
         # the jobs and their sources (the mark is new after any change to them), the
