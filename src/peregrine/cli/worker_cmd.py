@@ -78,14 +78,23 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
 
     from peregrine.app import task_registry
     from peregrine.llm.router import build_router
+    from peregrine.observability.metrics import Metrics
+    from peregrine.platform.runtime import build_platform
+    from peregrine.platform.task_events import task_finished_reporter
     from peregrine.tasks.worker import UserTaskRunner, WorkerOptions, run_worker
 
     configure_logging(level=settings.log_level, log_format=settings.log_format)
     llm = build_router(settings)
     stopping = threading.Event()
     tenancy = TaskTenancy(settings)
+    # The same platform telemetry as the app (settings, pool, buffer, consent checks): a
+    # task finished here is reported exactly as one finished by the app's own worker.
+    platform = build_platform(settings, Metrics())
     runner = UserTaskRunner(
-        registry=task_registry(settings, llm), tenancy=tenancy, stopping=stopping
+        registry=task_registry(settings, llm),
+        tenancy=tenancy,
+        stopping=stopping,
+        on_finished=task_finished_reporter(platform.telemetry),
     )
     options = WorkerOptions(
         conninfo=conninfo,
@@ -113,9 +122,14 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
             await run_worker(options, runner)
 
     click.echo(f"peregrine worker: queue {queue}, concurrency {concurrency}", err=True)
+    # Opens without waiting; telemetry never holds up or fails a task.
+    platform.start()
     try:
         asyncio.run(main())
     finally:
         tenancy.stop()
         llm.close()
+        # After the last task has finished: its event is in the buffer and is written now
+        # (within the pool's timeouts; dropped and counted if PostgreSQL is away).
+        platform.stop()
     click.echo("peregrine worker stopped", err=True)
