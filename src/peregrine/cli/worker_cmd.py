@@ -89,7 +89,8 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
     tenancy = TaskTenancy(settings)
     # The same platform telemetry as the app (settings, pool, buffer, consent checks): a
     # task finished here is reported exactly as one finished by the app's own worker.
-    platform = build_platform(settings, Metrics())
+    metrics = Metrics()
+    platform = build_platform(settings, metrics)
     runner = UserTaskRunner(
         registry=task_registry(settings, llm),
         tenancy=tenancy,
@@ -132,4 +133,16 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
         # After the last task has finished: its event is in the buffer and is written now
         # (within the pool's timeouts; dropped and counted if PostgreSQL is away).
         platform.stop()
-    click.echo("peregrine worker stopped", err=True)
+    # A worker has no /metrics endpoint: its telemetry totals go to its log instead.
+    written = metrics.registry.get_sample_value("peregrine_telemetry_written_events_total")
+    dropped = sum(
+        sample.value
+        for family in metrics.telemetry_dropped.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+    click.echo(
+        f"peregrine worker stopped (usage events: {int(written or 0)} written, "
+        f"{int(dropped)} not written)",
+        err=True,
+    )

@@ -9,6 +9,7 @@ Every test has alice and bob finish one research task each, with different conse
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,9 +21,26 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from peregrine.app import task_registry
+from peregrine.lib.clock import now_iso
+from peregrine.llm.router import build_router
+from peregrine.observability.metrics import Metrics
+from peregrine.platform.runtime import build_platform
+from peregrine.platform.task_events import task_finished_reporter
 from peregrine.platform.tiers import set_tier
 from peregrine.services.research import SECTIONS
-from tests.integration.platform.conftest import ALICE, BOB, SignedIn, count_events, set_consent
+from peregrine.storage.queries import tasks as task_q
+from peregrine.tasks.worker import UserTaskRunner
+from peregrine.tenancy.task_access import TaskTenancy
+from tests.integration.platform.conftest import (
+    ALICE,
+    BOB,
+    HungServer,
+    SignedIn,
+    cloud_settings,
+    count_events,
+    set_consent,
+)
 from tests.integration.platform.test_worker_queue import Workers, wait_for
 from tests.support.llm_servers import FakeLLMServer, fake_llm
 
@@ -145,6 +163,8 @@ def test_a_task_finished_by_a_worker_process_sends_one_event_for_its_consenting_
     _assert_one_research_event(workers.url, ALICE)
     assert count_events(workers.url, user_id=BOB) == 0
     assert count_events(workers.url) == 1
+    # The worker's totals, in its log since it has no /metrics endpoint.
+    assert "usage events: 1 written, 1 not written" in workers.log("w1")
 
 
 def test_a_worker_process_sends_nothing_for_a_user_with_usage_statistics_off(
@@ -225,3 +245,51 @@ def test_the_embedded_worker_sends_nothing_without_consent_or_under_the_kill_swi
     )
     time.sleep(0.3)
     assert count_events(premium_platform) == 0
+
+
+def test_a_worker_whose_telemetry_cannot_reach_postgres_still_finishes_its_tasks(
+    tmp_path: Path,
+    hung_server: HungServer,
+    make_cloud_client: MakeClient,
+    llm_env: dict[str, str],
+) -> None:
+    """What `peregrine worker` builds, with the platform database hung: the task succeeds,
+    the reporter returns at once, and the event is dropped and counted at the flush."""
+    client, app, who = make_cloud_client(
+        hung_server.url, PEREGRINE_EMBEDDED_WORKER="false", **llm_env
+    )
+    r = client.post(
+        "/api/v1/jobs",
+        json={"url": "https://jobs.example/1", "title": "Engineer", "company": "Hydra Energy"},
+    )
+    assert r.status_code == 201, r.text
+    with app.state.tenancy.lease(ALICE) as db, db.write() as conn:
+        task = task_q.insert_task(
+            conn, kind="research", job_id=r.json()["id"], params={}, now=now_iso()
+        )
+    settings = cloud_settings(tmp_path, hung_server.url, **llm_env)
+    metrics = Metrics()
+    platform = build_platform(settings, metrics)
+    llm = build_router(settings)
+    runner = UserTaskRunner(
+        registry=task_registry(settings, llm),
+        tenancy=TaskTenancy(settings),
+        stopping=threading.Event(),
+        on_finished=task_finished_reporter(platform.telemetry),
+    )
+    platform.start()
+    try:
+        outcome = runner.run(user_id=ALICE, task_id=task.id, kind="research", attempts=0)
+    finally:
+        runner.tenancy.stop()
+        llm.close()
+        platform.stop()
+    assert outcome == "succeeded"
+    registry = metrics.registry
+    assert (registry.get_sample_value("peregrine_telemetry_written_events_total") or 0) == 0
+    dropped = registry.get_sample_value(
+        "peregrine_telemetry_dropped_events_total", {"reason": "db_unavailable"}
+    )
+    assert dropped == 1
+    who.as_(ALICE)
+    assert client.get(f"/api/v1/tasks/{task.id}").json()["status"] == "succeeded"
