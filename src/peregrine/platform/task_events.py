@@ -49,7 +49,7 @@ def task_finished_reporter(sink: usage.UsageSink) -> TaskFinishedHook:
                 owner,
                 app=APP,
                 trigger="manual",
-                sources=len(result.get("sources") or ()),
+                sources=_length(result.get("sources")),
                 jobs_found=_count(result.get("received")),
                 jobs_new=_count(result.get("inserted")),
                 duration_ms=ms,
@@ -60,3 +60,8 @@ def task_finished_reporter(sink: usage.UsageSink) -> TaskFinishedHook:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _length(value: object) -> int:
+    # The discovery report lists the sources it ran; anything else counts as none.
+    return len(value) if isinstance(value, list | tuple) else 0
