@@ -187,6 +187,26 @@ def test_the_kill_switch_stops_worker_process_events_whatever_else_is_on(
     _assert_one_research_event(workers.url, BOB)
 
 
+def test_a_worker_stopped_with_sigterm_writes_the_events_it_still_holds(
+    workers: TelemetryWorkers, make_cloud_client: MakeClient, llm_env: dict[str, str]
+) -> None:
+    set_consent(workers.url, ALICE, usage_events_enabled=True)
+    # The longest flush interval allowed: only the shutdown flush can write in time.
+    workers.extra = {**llm_env, "TELEMETRY_FLUSH_INTERVAL_MS": "60000"}
+    client, _, who = make_cloud_client(workers.url, PEREGRINE_EMBEDDED_WORKER="false", **llm_env)
+    task_id = _research(client, who, ALICE)
+    started = time.monotonic()
+    workers.start("w1")
+    _succeeded(client, who, ALICE, task_id)
+    time.sleep(0.3)
+    if time.monotonic() - started > 50:
+        pytest.skip("too slow a machine to tell the shutdown flush from the periodic one")
+    assert count_events(workers.url) == 0  # still in the worker's buffer
+    workers.stop_all()
+    assert workers.running["w1"].returncode == 0, workers.log("w1")
+    _assert_one_research_event(workers.url, ALICE)
+
+
 def _run_both_in_app(url: str, make_cloud_client: MakeClient, llm_env: dict[str, str]) -> FastAPI:
     client, app, who = make_cloud_client(url, **llm_env)
     for user in (ALICE, BOB):
