@@ -16,6 +16,7 @@ from peregrine.llm.router import LLMRouter, build_router
 from peregrine.observability.metrics import Metrics
 from peregrine.observability.middleware import RequestMiddleware
 from peregrine.platform.runtime import PlatformServices, build_platform
+from peregrine.platform.task_events import task_finished_reporter
 from peregrine.services.discovery_tasks import (
     discover_handler,
     enrich_handler,
@@ -33,7 +34,7 @@ from peregrine.tenancy.cloud import CloudTenancy
 from peregrine.tenancy.demo import DemoTenancy, DemoVisitorMiddleware
 from peregrine.tenancy.local import LocalTenancy
 from peregrine.tenancy.task_access import TaskTenancy
-from peregrine.web import errors, signin, usage_events
+from peregrine.web import errors, signin
 from peregrine.web.node import NodeMiddleware
 from peregrine.web.render import STATIC, make_environment
 from peregrine.web.routes import (
@@ -169,7 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
         else (lambda: 1)
     )
     metrics_registry.watch_task_queue_depth(tasks.depth)
-    tasks.on_finished = usage_events.task_finished_reporter(platform.telemetry)
+    tasks.on_finished = task_finished_reporter(platform.telemetry)
     errors.install(app)
     app.add_middleware(
         RequestMiddleware, metrics=metrics_registry if settings.metrics_enabled else None

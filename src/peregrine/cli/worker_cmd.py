@@ -78,14 +78,24 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
 
     from peregrine.app import task_registry
     from peregrine.llm.router import build_router
+    from peregrine.observability.metrics import Metrics
+    from peregrine.platform.runtime import build_platform
+    from peregrine.platform.task_events import task_finished_reporter
     from peregrine.tasks.worker import UserTaskRunner, WorkerOptions, run_worker
 
     configure_logging(level=settings.log_level, log_format=settings.log_format)
     llm = build_router(settings)
     stopping = threading.Event()
     tenancy = TaskTenancy(settings)
+    # The same platform telemetry as the app (settings, pool, buffer, consent checks): a
+    # task finished here is reported exactly as one finished by the app's own worker.
+    metrics = Metrics()
+    platform = build_platform(settings, metrics)
     runner = UserTaskRunner(
-        registry=task_registry(settings, llm), tenancy=tenancy, stopping=stopping
+        registry=task_registry(settings, llm),
+        tenancy=tenancy,
+        stopping=stopping,
+        on_finished=task_finished_reporter(platform.telemetry),
     )
     options = WorkerOptions(
         conninfo=conninfo,
@@ -113,9 +123,26 @@ def worker(concurrency: int, queue: str, stalled_after: float) -> None:
             await run_worker(options, runner)
 
     click.echo(f"peregrine worker: queue {queue}, concurrency {concurrency}", err=True)
+    # Opens without waiting; telemetry never holds up or fails a task.
+    platform.start()
     try:
         asyncio.run(main())
     finally:
         tenancy.stop()
         llm.close()
-    click.echo("peregrine worker stopped", err=True)
+        # After the last task has finished: its event is in the buffer and is written now
+        # (within the pool's timeouts; dropped and counted if PostgreSQL is away).
+        platform.stop()
+    # A worker has no /metrics endpoint: its telemetry totals go to its log instead.
+    written = metrics.registry.get_sample_value("peregrine_telemetry_written_events_total")
+    dropped = sum(
+        sample.value
+        for family in metrics.telemetry_dropped.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+    click.echo(
+        f"peregrine worker stopped (usage events: {int(written or 0)} written, "
+        f"{int(dropped)} not written)",
+        err=True,
+    )

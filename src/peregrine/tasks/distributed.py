@@ -37,6 +37,7 @@ log = logging.getLogger("peregrine.tasks")
 
 TASK_NAME = "peregrine.run_user_task"
 DEFAULT_QUEUE = "peregrine"
+FinishedHook = Callable[[str | None, str, dict[str, Any], float], None]
 MAX_PARAMS_BYTES = 64 * 1024
 
 
@@ -77,7 +78,19 @@ class ProcrastinateTaskQueue:
         self._owner_of: Callable[[UserDB], str | None] | None = None
         self._user_by_path: dict[str, str] = {}
         self.embedded = embedded
-        self.on_finished: Callable[[str | None, str, dict[str, Any], float], None] | None = None
+        self._on_finished: FinishedHook | None = None
+
+    @property
+    def on_finished(self) -> FinishedHook | None:
+        return self._on_finished
+
+    @on_finished.setter
+    def on_finished(self, hook: FinishedHook | None) -> None:
+        # Handed straight to the embedded worker's runner, the code that calls it: a hook
+        # set after start() still reaches the tasks that finish from then on.
+        self._on_finished = hook
+        if self.embedded is not None:
+            self.embedded.on_finished = hook
 
     # -- wiring kept compatible with LocalTaskQueue -----------------------------------------
 

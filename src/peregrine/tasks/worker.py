@@ -25,7 +25,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,16 +35,16 @@ from procrastinate import jobs as pq_jobs
 from peregrine.lib.clock import now_iso
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
-from peregrine.tasks.distributed import DEFAULT_QUEUE, TASK_NAME
+from peregrine.tasks.distributed import DEFAULT_QUEUE, TASK_NAME, FinishedHook
 from peregrine.tasks.model import TaskCancelled, TaskContext, TaskError
 from peregrine.tasks.registry import Registry
+from peregrine.tenancy.identity import canonical_user_id
 from peregrine.tenancy.task_access import TaskTenancy, TaskUserRefused
 
 log = logging.getLogger("peregrine.tasks")
 
 MAX_ATTEMPTS = 3
 _CANCEL_POLL_S = 0.5
-FinishedHook = Callable[[str | None, str, dict[str, Any], float], None]
 
 
 class Requeue(Exception):
@@ -78,7 +77,8 @@ class UserTaskRunner:
             raise JobRefused("the job's task id or kind is malformed")
         try:
             with self.tenancy.lease(user_id) as db:
-                return self._run_in(db, str(user_id), task_id, kind, attempts)
+                # lease() accepted the id: the task and its usage event belong to it.
+                return self._run_in(db, canonical_user_id(user_id), task_id, kind, attempts)
         except TaskUserRefused as exc:
             if exc.reason in ("deleted", "unknown"):
                 # Audit line: the job is dropped, nothing is opened or created.

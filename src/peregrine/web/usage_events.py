@@ -1,21 +1,21 @@
 """Usage events, emitted by the web layer where the user's action happens.
 
 Services below the web layer know nothing of users or consent; the route that made the
-change knows both, so it reports the change here. Only allow-listed metadata (statuses,
-counts, durations, flags) is passed on: never job text, URLs or names.
+change knows both, so it reports the change here. Finished background tasks are reported
+by platform/task_events.py instead, which `peregrine worker` processes share. Only
+allow-listed metadata (statuses, counts, durations, flags) is passed on: never job text,
+URLs or names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from fastapi import Request
 
 from peregrine.platform import usage
+from peregrine.platform.task_events import APP
 from peregrine.services.pipeline import MoveResult
-
-APP = "peregrine"
 
 
 def event_user(request: Request) -> str | None:
@@ -63,46 +63,3 @@ def remember_task_owner(request: Request, db: object) -> None:
     remember = getattr(getattr(request.app.state, "tasks", None), "remember_owner", None)
     if user_id is not None and remember is not None:
         remember(db, user_id)
-
-
-def task_finished_reporter(
-    sink: usage.UsageSink,
-) -> Callable[[str | None, str, dict[str, Any], float], None]:
-    """The queue's completion hook: one usage event per finished generation or discovery
-    run, built from counts in the task's result only."""
-
-    def report(owner: str | None, kind: str, result: dict[str, Any], seconds: float) -> None:
-        if owner is None:
-            return
-        ms = max(0, int(seconds * 1000))
-        if kind == "cover_letter":
-            version = result.get("version")
-            usage.cover_letter_generated(
-                sink,
-                owner,
-                app=APP,
-                regenerated=isinstance(version, int) and version > 1,
-                duration_ms=ms,
-                words=_count(result.get("words")),
-            )
-        elif kind == "research":
-            usage.research_generated(sink, owner, app=APP, duration_ms=ms)
-        elif kind == "prep":
-            usage.interview_prep_generated(sink, owner, app=APP, duration_ms=ms)
-        elif kind == "discover":
-            usage.discovery_run(
-                sink,
-                owner,
-                app=APP,
-                trigger="manual",
-                sources=len(result.get("sources") or ()),
-                jobs_found=_count(result.get("received")),
-                jobs_new=_count(result.get("inserted")),
-                duration_ms=ms,
-            )
-
-    return report
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
