@@ -25,7 +25,7 @@ def local_behind_caddy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
         start_caddy(
             tmp,
             upstream=f"127.0.0.1:{app.port}",
-            extra_env={"PEREGRINE_MAX_BODY": "64KB"},
+            extra_env={"PEREGRINE_MAX_BODY": "64KB", "PEREGRINE_MAX_BACKUP_BODY": "1MB"},
         ) as caddy,
     ):
         yield caddy
@@ -101,6 +101,22 @@ def test_oversized_request_bodies_are_refused(local_behind_caddy: Running) -> No
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 413
+
+
+def test_backup_restores_get_their_own_larger_limit(local_behind_caddy: Running) -> None:
+    archive = b"PK" + b"x" * (200 * 1024)  # above the 64 KB limit, below the backup one
+    passed = httpx.post(
+        local_behind_caddy.url + "/peregrine/api/v1/backup",
+        files={"file": ("backup.zip", archive, "application/zip")},
+    )
+    # The app answered (a JSON refusal of a broken archive), not Caddy's bare 413.
+    assert passed.status_code != 413
+    assert passed.headers["content-type"].startswith("application/json"), passed.text
+    too_big = httpx.post(
+        local_behind_caddy.url + "/peregrine/api/v1/backup",
+        files={"file": ("backup.zip", b"x" * (2 * 1024 * 1024), "application/zip")},
+    )
+    assert too_big.status_code == 413
 
 
 def test_responses_are_compressed(local_behind_caddy: Running) -> None:
