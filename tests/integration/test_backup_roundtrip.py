@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from peregrine.storage.backup import (
     MANIFEST_MEMBER,
     MEMBERS,
     BackupError,
+    private_workdir,
     sweep_workdirs,
 )
 from peregrine.storage.backup_export import open_export, write_export
@@ -228,6 +230,29 @@ def test_the_startup_sweep_removes_work_folders_of_dead_processes(tmp_path: Path
     assert sweep_workdirs(root) == 1
     assert not stale.exists()
     assert live.exists()
+
+
+def test_the_sweep_keeps_this_process_and_other_hosts_work_but_not_a_same_pid_predecessor(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "work"
+    with private_workdir(root) as ours:
+        (ours / "snapshot.db").write_bytes(b"an export in flight")
+        host, pid = ours.name.split(".")[:2]
+        # A container restarts its app under the same pid: the old nonce is a dead process.
+        predecessor = root / f"{host}.{pid}.0badf00d.x1"
+        predecessor.mkdir()
+        elsewhere = root / "othernode.4242.cafe.x2"  # another app node on the shared root
+        elsewhere.mkdir()
+        abandoned = root / "othernode.4243.beef.x3"
+        abandoned.mkdir()
+        three_hours_ago = time.time() - 3 * 3600
+        os.utime(abandoned, (three_hours_ago, three_hours_ago))
+        assert sweep_workdirs(root) == 2
+        assert ours.exists()
+        assert elsewhere.exists()
+        assert not predecessor.exists()
+        assert not abandoned.exists()
 
 
 WAL_WRITER = """

@@ -13,7 +13,9 @@ mode 0700, removed when the operation ends however it ends, and swept at start-u
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -64,10 +66,23 @@ class RestoreInProgressError(BackupError):
     """The user's database is being replaced; the request should be retried shortly."""
 
 
+# Another host's folders cannot be checked for a live process; they are left alone this
+# long (a slow restore upload takes minutes), then taken for a dead process's.
+_FOREIGN_WORKDIR_MAX_AGE_S = 2 * 3600
+
+
+@functools.cache
+def _process_nonce(pid: int) -> str:
+    # Keyed by pid so a forked child gets its own. A container restarts its app as the same
+    # pid (often 1): the nonce tells this process's folders from its predecessor's.
+    return secrets.token_hex(4)
+
+
 def _owner_tag() -> str:
-    # Host and pid let the sweep tell a live operation's folder from a dead one's.
+    # Host, pid and nonce let the sweep tell a live operation's folder from a dead one's.
     host = "".join(ch for ch in socket.gethostname() if ch.isalnum() or ch == "-")[:40] or "host"
-    return f"{host}.{os.getpid()}."
+    pid = os.getpid()
+    return f"{host}.{pid}.{_process_nonce(pid)}."
 
 
 def _ensure_private_root(root: Path) -> None:
@@ -104,12 +119,13 @@ def _pid_alive(pid: int) -> bool:
 def sweep_workdirs(root: Path, *, max_age_s: float = _WORKDIR_MAX_AGE_S) -> int:
     """Remove work folders left by killed processes; return how many were removed.
 
-    Called from the app lifespan and the CLI. A folder is left alone while the process that
-    made it (same host, live pid) may still use it, unless it is older than ``max_age_s``.
+    Called from the app lifespan, the CLI and a user's first open in a process. A folder is
+    left alone while the process that made it may still use it (this process; a live pid
+    on this host; another host's, for two hours), unless it is older than ``max_age_s``.
     """
     if not root.is_dir():
         return 0
-    host = _owner_tag().split(".", 1)[0]
+    host, own_pid, own_nonce = _owner_tag().split(".")[:3]
     removed = 0
     now = time.time()
     for entry in root.iterdir():
@@ -118,13 +134,15 @@ def sweep_workdirs(root: Path, *, max_age_s: float = _WORKDIR_MAX_AGE_S) -> int:
             age = now - entry.lstat().st_mtime
         except FileNotFoundError:
             continue
-        live = (
-            len(parts) >= 3
-            and parts[0] == host
-            and parts[1].isdigit()
-            and int(parts[1]) != os.getpid()
-            and _pid_alive(int(parts[1]))
-        )
+        if len(parts) < 3 or not parts[1].isdigit():
+            live = False
+        elif parts[0] != host:
+            live = age < min(max_age_s, _FOREIGN_WORKDIR_MAX_AGE_S)
+        elif parts[1] == own_pid:
+            # Ours only with our nonce: the same pid with another is a dead predecessor.
+            live = parts[2] == own_nonce
+        else:
+            live = _pid_alive(int(parts[1]))
         if live and age < max_age_s:
             continue
         if entry.is_dir() and not entry.is_symlink():

@@ -7,6 +7,8 @@ time, so sweeping on every open deleted the snapshot of an export still streamin
 
 from __future__ import annotations
 
+import os
+import time
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -45,6 +47,9 @@ def test_scratch_left_by_a_dead_process_is_swept_on_first_open(
     scratch = data_root / ALICE / "peregrine" / WORKDIR_NAME / "otherhost.1.leftover"
     scratch.mkdir(parents=True)
     (scratch / "snapshot.db").write_bytes(b"decrypted leftovers")
+    # Another node's folder counts as its work in flight for two hours, not longer.
+    hours_ago = time.time() - 3 * 3600
+    os.utime(scratch, (hours_ago, hours_ago))
     assert cloud_client.get("/api/v1/jobs", headers=cookie(mint(ALICE))).status_code == 200
     assert not scratch.exists()
 
