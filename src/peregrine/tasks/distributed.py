@@ -31,6 +31,7 @@ from peregrine.platform.pool import PlatformDB, PlatformUnavailable
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
 from peregrine.tasks.model import TaskError, TaskInfo
+from peregrine.tasks.queue import TaskRows
 from peregrine.tasks.registry import DEFAULT, Registry
 
 log = logging.getLogger("peregrine.tasks")
@@ -53,7 +54,7 @@ def job_args(user_id: str, task_id: int, kind: str) -> dict[str, Any]:
     return {"user_id": user_id, "task_id": task_id, "kind": kind}
 
 
-class ProcrastinateTaskQueue:
+class ProcrastinateTaskQueue(TaskRows):
     """What the web app uses (``app.state.tasks``) in cloud mode with a platform database.
 
     ``embedded`` is an optional worker run inside the server process (start/stop follow
@@ -162,16 +163,6 @@ class ProcrastinateTaskQueue:
                 task_q.cancel_task(conn, task_id=info.id, now=now_iso())
             raise
         return info
-
-    def list_tasks(
-        self, db: UserDB, *, active_only: bool = False, limit: int = 20
-    ) -> list[TaskInfo]:
-        with db.read() as conn:
-            return task_q.list_tasks(conn, active_only=active_only, limit=limit)
-
-    def get(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
-        with db.read() as conn:
-            return task_q.get_task(conn, task_id=task_id)
 
     def cancel(self, db: UserDB, *, task_id: int) -> bool:
         """Cancel in the user's database (what counts); a queued task's job is cancelled

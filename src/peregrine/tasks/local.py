@@ -19,7 +19,8 @@ from typing import Any
 from peregrine.lib.clock import now_iso
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
-from peregrine.tasks.model import TaskCancelled, TaskContext, TaskError, TaskInfo
+from peregrine.tasks.model import TaskCancelled, TaskContext, TaskError, TaskInfo, run_handler
+from peregrine.tasks.queue import TaskRows
 from peregrine.tasks.registry import DEFAULT, Registry
 
 log = logging.getLogger("peregrine.tasks")
@@ -35,7 +36,7 @@ OWNER_OPEN_ATTEMPTS = 6
 FinishedHook = Callable[[str | None, str, dict[str, Any], float], None]
 
 
-class LocalTaskQueue:
+class LocalTaskQueue(TaskRows):
     def __init__(self, *, workers: int = 2, registry: Registry | None = None) -> None:
         if workers < 1:
             raise ValueError("a task queue needs at least one worker")
@@ -169,16 +170,6 @@ class LocalTaskQueue:
         if info.created:
             self._notify(1)
         return info
-
-    def list_tasks(
-        self, db: UserDB, *, active_only: bool = False, limit: int = 20
-    ) -> list[TaskInfo]:
-        with db.read() as conn:
-            return task_q.list_tasks(conn, active_only=active_only, limit=limit)
-
-    def get(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
-        with db.read() as conn:
-            return task_q.get_task(conn, task_id=task_id)
 
     def cancel(self, db: UserDB, *, task_id: int) -> bool:
         """Cancel a queued task at once; a running one stops at its next check."""
@@ -319,12 +310,7 @@ class LocalTaskQueue:
         status, result, error = "failed", None, None
         started = time.monotonic()
         try:
-            if handler is None:
-                raise TaskError(f"no handler for task kind {info.kind!r}")
-            result = handler(ctx)
-            if not isinstance(result, dict):
-                raise TaskError(f"the {info.kind} handler returned no result object")
-            json.dumps(result)  # fail here, not when storing, if it is not JSON
+            result = run_handler(handler, info.kind, ctx)
             # A cancel that came too late to stop the handler loses to the finished work
             # only if the row is still running (the conditional UPDATE below decides).
             status = "succeeded"

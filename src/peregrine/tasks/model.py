@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -66,3 +67,17 @@ class TaskContext:
 
 
 Handler = Callable[[TaskContext], dict[str, Any]]
+
+
+def run_handler(handler: Handler | None, kind: str, ctx: TaskContext) -> dict[str, Any]:
+    """Run ``kind``'s handler and return its result, checked the same way by every queue:
+    a missing handler, a result that is not an object or not JSON all fail the task here,
+    not when the result is stored. ``TaskCancelled`` and the handler's errors pass through.
+    """
+    if handler is None:
+        raise TaskError(f"no handler for task kind {kind!r}")
+    result = handler(ctx)
+    if not isinstance(result, dict):
+        raise TaskError(f"the {kind} handler returned no result object")
+    json.dumps(result)
+    return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
 from peregrine.tasks.model import TaskInfo
 
@@ -36,3 +37,18 @@ class TaskQueue(Protocol):
     def start(self) -> None: ...
 
     def stop(self) -> None: ...
+
+
+class TaskRows:
+    """Reading tasks is the same for every queue: the user's own ``tasks`` table is the
+    record the user sees, whichever queue runs them."""
+
+    def list_tasks(
+        self, db: UserDB, *, active_only: bool = False, limit: int = 20
+    ) -> list[TaskInfo]:
+        with db.read() as conn:
+            return task_q.list_tasks(conn, active_only=active_only, limit=limit)
+
+    def get(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
+        with db.read() as conn:
+            return task_q.get_task(conn, task_id=task_id)

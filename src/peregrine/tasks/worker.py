@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -36,7 +35,7 @@ from peregrine.lib.clock import now_iso
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
 from peregrine.tasks.distributed import DEFAULT_QUEUE, TASK_NAME, FinishedHook
-from peregrine.tasks.model import TaskCancelled, TaskContext, TaskError
+from peregrine.tasks.model import TaskCancelled, TaskContext, run_handler
 from peregrine.tasks.registry import Registry
 from peregrine.tenancy.identity import canonical_user_id
 from peregrine.tenancy.task_access import TaskTenancy, TaskUserRefused
@@ -126,12 +125,7 @@ class UserTaskRunner:
         status, result, error = "failed", None, None
         started = time.monotonic()
         try:
-            if handler is None:
-                raise TaskError(f"no handler for task kind {kind!r}")
-            result = handler(ctx)
-            if not isinstance(result, dict):
-                raise TaskError(f"the {kind} handler returned no result object")
-            json.dumps(result)
+            result = run_handler(handler, kind, ctx)
             status = "succeeded"
         except TaskCancelled:
             if self.stopping.is_set() and not state["cancelled"]:
