@@ -16,7 +16,6 @@ Dedup per (user, kind, job) happens twice, on purpose:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -39,7 +38,6 @@ log = logging.getLogger("peregrine.tasks")
 TASK_NAME = "peregrine.run_user_task"
 DEFAULT_QUEUE = "peregrine"
 FinishedHook = Callable[[str | None, str, dict[str, Any], float], None]
-MAX_PARAMS_BYTES = 64 * 1024
 
 
 class TaskQueueUnavailable(TaskError):
@@ -146,10 +144,7 @@ class ProcrastinateTaskQueue(TaskRows):
         job_id: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> TaskInfo:
-        self.registry.require(kind)
-        params = dict(params or {})
-        if len(json.dumps(params)) > MAX_PARAMS_BYTES:
-            raise TaskError("task parameters are too large")
+        params = self._accepted(kind, params)
         owner = self._owner(db)
         with db.write() as conn:
             info = task_q.insert_task(conn, kind=kind, job_id=job_id, params=params, now=now_iso())

@@ -8,7 +8,6 @@ rows left by a crash are marked ``interrupted`` when the database is attached ag
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,13 +18,12 @@ from typing import Any
 from peregrine.lib.clock import now_iso
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
-from peregrine.tasks.model import TaskCancelled, TaskContext, TaskError, TaskInfo, run_handler
+from peregrine.tasks.model import TaskCancelled, TaskContext, TaskInfo, run_handler
 from peregrine.tasks.queue import TaskRows
 from peregrine.tasks.registry import DEFAULT, Registry
 
 log = logging.getLogger("peregrine.tasks")
 
-MAX_PARAMS_BYTES = 64 * 1024
 _IDLE_WAIT_S = 5.0
 # Failed opens of one owner's database before it is forgotten (about 2.5 minutes of
 # backing off from 5 s).
@@ -153,10 +151,7 @@ class LocalTaskQueue(TaskRows):
         job_id: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> TaskInfo:
-        self.registry.require(kind)
-        params = dict(params or {})
-        if len(json.dumps(params)) > MAX_PARAMS_BYTES:
-            raise TaskError("task parameters are too large")
+        params = self._accepted(kind, params)
         with db.write() as conn:
             info = task_q.insert_task(conn, kind=kind, job_id=job_id, params=params, now=now_iso())
         owner = self._owner_of(db) if self._owner_of is not None else None

@@ -7,11 +7,15 @@ implements the same protocol; callers only ever see ``app.state.tasks``.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
-from peregrine.tasks.model import TaskInfo
+from peregrine.tasks.model import TaskError, TaskInfo
+from peregrine.tasks.registry import Registry
+
+MAX_PARAMS_BYTES = 64 * 1024
 
 
 class TaskQueue(Protocol):
@@ -40,8 +44,18 @@ class TaskQueue(Protocol):
 
 
 class TaskRows:
-    """Reading tasks is the same for every queue: the user's own ``tasks`` table is the
-    record the user sees, whichever queue runs them."""
+    """What is the same for every queue: the user's own ``tasks`` table is the record the
+    user sees, whichever queue runs them, and a submit is checked the same way."""
+
+    registry: Registry
+
+    def _accepted(self, kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        """A copy of ``params`` for a known ``kind``, or ``TaskError``."""
+        self.registry.require(kind)
+        accepted = dict(params or {})
+        if len(json.dumps(accepted)) > MAX_PARAMS_BYTES:
+            raise TaskError("task parameters are too large")
+        return accepted
 
     def list_tasks(
         self, db: UserDB, *, active_only: bool = False, limit: int = 20
