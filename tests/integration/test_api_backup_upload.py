@@ -9,6 +9,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -74,7 +75,10 @@ def _post_streamed(settings: Settings, data: bytes, seen: list[list[str]]) -> ht
                     headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"},
                 )
 
-    return asyncio.run(go())
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in
+    # the main thread for the whole session, and asyncio.run refuses to nest in it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def test_the_upload_is_written_into_the_private_work_folder_as_it_arrives(
