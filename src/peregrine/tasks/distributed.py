@@ -173,16 +173,6 @@ class ProcrastinateTaskQueue(TaskRows):
                 log.warning("task %d: its queued job could not be cancelled now", task_id)
         return done
 
-    def retry(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
-        with db.read() as conn:
-            old = task_q.get_task(conn, task_id=task_id)
-            params = task_q.task_params(conn, task_id=task_id)
-        if old is None:
-            return None
-        if old.status in ("queued", "running"):
-            return old
-        return self.submit(db, kind=old.kind, job_id=old.job_id, params=params)
-
     # -- Procrastinate ----------------------------------------------------------------------
 
     @contextmanager

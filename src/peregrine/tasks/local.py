@@ -176,17 +176,6 @@ class LocalTaskQueue(TaskRows):
                 self._cancel_requests.add((str(db.path), task_id))
         return done
 
-    def retry(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
-        """Queue a new task with the inputs of a finished one (interrupted, failed…)."""
-        with db.read() as conn:
-            old = task_q.get_task(conn, task_id=task_id)
-            params = task_q.task_params(conn, task_id=task_id)
-        if old is None:
-            return None
-        if old.status in ("queued", "running"):
-            return old
-        return self.submit(db, kind=old.kind, job_id=old.job_id, params=params)
-
     # -- workers ----------------------------------------------------------------------------
 
     def _notify(self, count: int) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from peregrine.storage.queries import tasks as task_q
 from peregrine.storage.userdb import UserDB
-from peregrine.tasks.model import TaskError, TaskInfo
+from peregrine.tasks.model import ACTIVE_STATUSES, TaskError, TaskInfo
 from peregrine.tasks.registry import Registry
 
 MAX_PARAMS_BYTES = 64 * 1024
@@ -66,3 +66,24 @@ class TaskRows:
     def get(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
         with db.read() as conn:
             return task_q.get_task(conn, task_id=task_id)
+
+    def submit(
+        self,
+        db: UserDB,
+        *,
+        kind: str,
+        job_id: int | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> TaskInfo:
+        raise NotImplementedError
+
+    def retry(self, db: UserDB, *, task_id: int) -> TaskInfo | None:
+        """Queue a new task with the inputs of a finished one (interrupted, failed…)."""
+        with db.read() as conn:
+            old = task_q.get_task(conn, task_id=task_id)
+            params = task_q.task_params(conn, task_id=task_id)
+        if old is None:
+            return None
+        if old.status in ACTIVE_STATUSES:
+            return old
+        return self.submit(db, kind=old.kind, job_id=old.job_id, params=params)
