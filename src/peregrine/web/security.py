@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from peregrine.settings import Settings
+from peregrine.web.csrf_stream import leading_token, replaying
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -154,10 +155,18 @@ class SecurityMiddleware:
             return
 
         if _is_backup_upload(scope):
-            # A backup archive is far too large to buffer for the token check, so the
-            # restore form carries the token in its action URL (same cookie-bound value as
-            # the hidden field) and the body streams to the route under the backup limit.
-            sent = headers.get(CSRF_HEADER) or _query_token(scope)
+            # A backup archive is far too large to buffer for the token check: the form
+            # sends its token as the body's first field, which is read and checked here,
+            # then replayed to the route with the rest of the stream (web/csrf_stream.py).
+            limited = _limited(receive, limit)
+            try:
+                sent, read = await leading_token(
+                    headers.get("content-type", ""), limited, field=CSRF_FIELD
+                )
+            except BodyTooLargeError:
+                await self._too_large(scope, send, limit)
+                return
+            sent = headers.get(CSRF_HEADER) or sent
             if not sent or not hmac.compare_digest(sent.encode(), cookie_token.encode()):
                 await _refuse(
                     send,
@@ -166,7 +175,7 @@ class SecurityMiddleware:
                     "the page and try again.",
                 )
                 return
-            await self.app(scope, _limited(receive, limit), send)
+            await self.app(scope, replaying(read, limited), send)
             return
 
         # Pages: read the body (bounded) so the token is checked before the route runs, then
@@ -246,15 +255,6 @@ def _same_origin(headers: Headers) -> bool:
     parsed = urlsplit(origin)
     host = headers.get("host", "")
     return bool(parsed.netloc) and parsed.netloc.lower() == host.lower()
-
-
-def _query_token(scope: Scope) -> str | None:
-    query = scope.get("query_string", b"").decode("latin-1")
-    try:
-        values = parse_qs(query, max_num_fields=20).get(CSRF_FIELD)
-    except ValueError:
-        return None
-    return values[0] if values else None
 
 
 async def _form_token(headers: Headers, body: bytes) -> str | None:

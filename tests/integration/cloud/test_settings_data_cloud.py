@@ -57,10 +57,15 @@ def test_alice_restores_her_backup_through_the_form_and_bob_is_untouched(
     archive = cloud_client.get("/api/v1/backup", headers=alice).content
     _add_job(cloud_client, alice, 2)
     page = cloud_client.get("/settings/data", headers=alice)
-    action = re.search(r'action="([^"]*/settings/data/restore\?csrf_token=[^"]+)"', page.text)
+    action = re.search(r'action="([^"]*/settings/data/restore)"', page.text)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert action is not None
+    assert token is not None
     done = cloud_client.post(
-        action.group(1), files={"file": ("b.zip", archive, "application/zip")}, headers=alice
+        action.group(1),
+        data={"csrf_token": token.group(1)},
+        files={"file": ("b.zip", archive, "application/zip")},
+        headers=alice,
     )
     assert "Restored 1 job from" in done.text
     assert _titles(cloud_client, alice) == ["Role 1"]

@@ -405,7 +405,8 @@ def data_page(request: Request) -> HTMLResponse:
 async def data_restore(request: Request) -> Response:
     """The restore form: the same path as ``POST /api/v1/backup`` (web/backup_upload.py).
 
-    Its CSRF token travels in the URL (web/security.py): the body is a backup archive.
+    Its CSRF token is the body's first field, checked before the archive streams in
+    (web/csrf_stream.py).
     """
     response = redirect(request, "settings_data")
     settings = request.app.state.settings
