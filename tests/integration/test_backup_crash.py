@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from peregrine.storage.backup import BackupError
+from peregrine.storage.backup import BackupError, owner_tag
 from peregrine.storage.backup_export import write_export
-from peregrine.storage.backup_swap import recover_after_crash
+from peregrine.storage.backup_swap import recover_after_crash, staged_path
 from peregrine.storage.rekey import which_key
 from peregrine.storage.userdb import UserDB
 from tests.integration.backup_data import make_user_db
@@ -115,6 +115,8 @@ def test_kill_9_at_any_moment_of_a_restore_leaves_the_old_or_the_new_database(
         shutil.copyfile(pristine, target)
         _kill_at_random(args, duration)
         recover_after_crash(target)
+        # The killed restore's staging file is gone (its owner is dead), sidecars too.
+        assert not [p for p in target.parent.iterdir() if ".restore-new" in p.name]
         tag = _tag(target, key)
         assert tag in ("Alice old", "Alice new")
         outcomes[tag] = outcomes.get(tag, 0) + 1
@@ -155,7 +157,7 @@ def test_kill_9_during_rekey_leaves_a_database_that_one_of_the_keys_opens(
 EXPORT_CHILD = """
 import resource, signal, sys
 from pathlib import Path
-from peregrine.storage.backup import BackupError
+from peregrine.storage.backup import BackupError, owner_tag
 from peregrine.storage.backup_export import write_export
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[4])
@@ -235,3 +237,27 @@ def test_a_full_disk_during_export_leaves_no_decrypted_data(tmp_path: Path) -> N
     finally:
         subprocess.run(["umount", str(small)], check=False)
     assert resource.getrlimit(resource.RLIMIT_FSIZE)  # the parent was never limited
+
+
+def test_recovery_leaves_a_running_restores_staging_file_alone(tmp_path: Path) -> None:
+    target = tmp_path / "staging.db"
+    target.write_bytes(b"the user's database")
+    running = staged_path(target)  # this process: a restore still in progress
+    running.write_bytes(b"half written")
+    dead = target.with_name(
+        f"{target.name}.restore-new-{owner_tag().split('.')[0]}.999999999.ab12.ff"
+    )
+    untagged = target.with_name(f"{target.name}.restore-new-0123456789ab")
+    elsewhere = target.with_name(f"{target.name}.restore-new-otherhost.12.cd34.ee")
+    stale_elsewhere = target.with_name(f"{target.name}.restore-new-otherhost.13.cd34.ee")
+    for path in (dead, untagged, elsewhere, stale_elsewhere):
+        path.write_bytes(b"left over")
+        Path(f"{path}-journal").write_bytes(b"side file")
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(stale_elsewhere, (three_hours_ago, three_hours_ago))
+
+    recover_after_crash(target)
+
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([target.name, running.name, elsewhere.name, f"{elsewhere.name}-journal"])
+    assert target.read_bytes() == b"the user's database"

@@ -116,6 +116,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def owner_tag() -> str:
+    """``host.pid.nonce.``: put in front of a temporary name, it tells whether the
+    process that made it may still be using it (``owner_may_be_alive``)."""
+    return _owner_tag()
+
+
+def owner_may_be_alive(name: str, age: float) -> bool:
+    """Whether the process named by the ``owner_tag`` at the front of ``name`` may still
+    use it: this process; a live pid on this host; another host's, for two hours. A name
+    without a tag has no live owner."""
+    host, own_pid, own_nonce = _owner_tag().split(".")[:3]
+    parts = name.split(".")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return False
+    if parts[0] != host:
+        return age < _FOREIGN_WORKDIR_MAX_AGE_S
+    if parts[1] == own_pid:
+        # Ours only with our nonce: the same pid with another is a dead predecessor.
+        return parts[2] == own_nonce
+    return _pid_alive(int(parts[1]))
+
+
 def sweep_workdirs(root: Path, *, max_age_s: float = _WORKDIR_MAX_AGE_S) -> int:
     """Remove work folders left by killed processes; return how many were removed.
 
@@ -125,25 +147,14 @@ def sweep_workdirs(root: Path, *, max_age_s: float = _WORKDIR_MAX_AGE_S) -> int:
     """
     if not root.is_dir():
         return 0
-    host, own_pid, own_nonce = _owner_tag().split(".")[:3]
     removed = 0
     now = time.time()
     for entry in root.iterdir():
-        parts = entry.name.split(".")
         try:
             age = now - entry.lstat().st_mtime
         except FileNotFoundError:
             continue
-        if len(parts) < 3 or not parts[1].isdigit():
-            live = False
-        elif parts[0] != host:
-            live = age < min(max_age_s, _FOREIGN_WORKDIR_MAX_AGE_S)
-        elif parts[1] == own_pid:
-            # Ours only with our nonce: the same pid with another is a dead predecessor.
-            live = parts[2] == own_nonce
-        else:
-            live = _pid_alive(int(parts[1]))
-        if live and age < max_age_s:
+        if owner_may_be_alive(entry.name, age) and age < max_age_s:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

@@ -13,11 +13,12 @@ import glob
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 import sqlcipher3
 
-from peregrine.storage.backup import BackupError, fsync_dir
+from peregrine.storage.backup import BackupError, fsync_dir, owner_may_be_alive, owner_tag
 from peregrine.storage.userdb import NotADatabaseError, StorageError, connect
 
 STAGED_SUFFIX = ".restore-new"
@@ -25,8 +26,11 @@ SNAPSHOT_SUFFIX = ".pre-restore"
 
 
 def staged_path(target: Path) -> Path:
-    """A new, unique name beside the target: two restores never share a staging file."""
-    return target.with_name(f"{target.name}{STAGED_SUFFIX}-{secrets.token_hex(6)}")
+    """A new, unique name beside the target: two restores never share a staging file.
+
+    The name starts with its maker's owner tag, so ``recover_after_crash`` in another
+    process leaves a restore that is still running alone."""
+    return target.with_name(f"{target.name}{STAGED_SUFFIX}-{owner_tag()}{secrets.token_hex(6)}")
 
 
 def leftover_staged(target: Path) -> list[Path]:
@@ -138,7 +142,17 @@ def rollback_files(target: Path, *, key: bytes | None) -> None:
 
 
 def recover_after_crash(target: Path) -> None:
-    """Remove what an interrupted restore leaves beside the database (never the database)."""
+    """Remove what an interrupted restore leaves beside the database (never the database).
+
+    A staging file whose maker may still be running (another app node or process restoring
+    this user right now) is left for it: removing it would fail that restore."""
+    prefix = f"{target.name}{STAGED_SUFFIX}-"
+    now = time.time()
     for leftover in leftover_staged(target):
-        remove_with_sidecars(leftover)
+        try:
+            age = now - leftover.lstat().st_mtime
+        except FileNotFoundError:
+            continue
+        if not owner_may_be_alive(leftover.name.removeprefix(prefix), age):
+            remove_with_sidecars(leftover)
     target.with_name(target.name + ".pre-restore-tmp").unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from peregrine.app import create_app
 from peregrine.settings import Settings
+from peregrine.storage.backup import owner_tag
 from peregrine.storage.backup_export import open_export
 from peregrine.storage.backup_swap import staged_path
 from peregrine.tenancy.local import WORKDIR_NAME
@@ -69,7 +70,12 @@ def test_a_restore_in_flight_keeps_its_staged_file_when_a_task_reopens_the_user(
         with tenancy.lease(ALICE) as db:  # a background task opening alice meanwhile
             db.execute("SELECT 1")
         assert staged.exists()
-    # A new process finds it left by a dead one, and clears it before serving alice.
+    # A new process finds it left by a dead one (here: the same file, named as if made by
+    # a process that has exited), and clears it before serving alice.
+    host = owner_tag().split(".")[0]
+    dead = staged.with_name(f"{target.name}.restore-new-{host}.999999999.ab12.ff")
+    staged.rename(dead)
+    staged = dead
     with TestClient(create_app(cloud_settings), base_url="https://127.0.0.1:8505") as client:
         assert client.get("/api/v1/jobs", headers=cookie(mint(ALICE))).status_code == 200
     assert not staged.exists()
