@@ -14,13 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 
 from peregrine.storage.backup import BackupError, private_workdir
 from peregrine.storage.backup_restore import RestoreLimits, StagedRestore, stage_restore
+from peregrine.web.multipart import PartHeaders
 from peregrine.web.security import BodyTooLargeError
 
 FIELD = b"file"
@@ -30,37 +31,24 @@ class UploadTooLargeError(BackupError):
     """The upload is over the backup size limit (answered with 413)."""
 
 
-class _FilePart:
+class _FilePart(PartHeaders):
     """Collects part headers and writes the ``file`` part's bytes to ``dest``."""
 
     def __init__(self, dest: Path, limit: int) -> None:
+        super().__init__()
         self._dest = dest
         self._limit = limit
         self._fd: int | None = None
-        self._field = b""
-        self._value = b""
-        self._headers: dict[bytes, bytes] = {}
         self._in_file = False
         self.size = 0
         self.found = False
 
     def on_part_begin(self) -> None:
-        self._headers = {}
+        super().on_part_begin()
         self._in_file = False
 
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._field.lower()] = self._value
-        self._field = self._value = b""
-
-    def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        if options.get(b"name") != FIELD:
+    def on_part(self, name: bytes | None, filename: bytes | None) -> None:
+        if name != FIELD:
             return
         if self.found:
             raise BackupError("send one backup file at a time")
@@ -103,18 +91,7 @@ async def receive_backup(request: Request, dest: Path, *, limit: int) -> int:
     if content_type != b"multipart/form-data" or not boundary:
         raise BackupError("send the backup as a multipart form with the zip in the field 'file'")
     part = _FilePart(dest, limit)
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": part.on_part_begin,
-            "on_header_field": part.on_header_field,
-            "on_header_value": part.on_header_value,
-            "on_header_end": part.on_header_end,
-            "on_headers_finished": part.on_headers_finished,
-            "on_part_data": part.on_part_data,
-            "on_part_end": part.on_part_end,
-        },
-    )
+    parser = part.parser(boundary)
     try:
         async for chunk in request.stream():
             parser.write(chunk)

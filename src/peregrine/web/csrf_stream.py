@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
+
+from peregrine.web.multipart import PartHeaders
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -30,28 +32,15 @@ class _Found(Exception):
     """Stops the parser once the first part has been seen."""
 
 
-class _FirstPart:
+class _FirstPart(PartHeaders):
     def __init__(self, field: bytes) -> None:
+        super().__init__()
         self._field_name = field
-        self._header = b""
-        self._value = b""
-        self._headers: dict[bytes, bytes] = {}
         self.matches = False
         self.token = b""
 
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._header.lower()] = self._value
-        self._header = self._value = b""
-
-    def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        if options.get(b"name") != self._field_name or options.get(b"filename") is not None:
+    def on_part(self, name: bytes | None, filename: bytes | None) -> None:
+        if name != self._field_name or filename is not None:
             raise _Found
         self.matches = True
 
@@ -79,17 +68,7 @@ async def leading_token(
     if kind != b"multipart/form-data" or not boundary:
         return None, read
     part = _FirstPart(field.encode())
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_header_field": part.on_header_field,
-            "on_header_value": part.on_header_value,
-            "on_header_end": part.on_header_end,
-            "on_headers_finished": part.on_headers_finished,
-            "on_part_data": part.on_part_data,
-            "on_part_end": part.on_part_end,
-        },
-    )
+    parser = part.parser(boundary)
     size = 0
     try:
         while size <= MAX_PREFIX:
