@@ -25,7 +25,7 @@ from peregrine.lib import html as html_mod
 from peregrine.lib import text as text_mod
 from peregrine.lib import urls as urls_mod
 from peregrine.lib.text import CASE_TRAPS, fold, lower_aligned, refold
-from peregrine.services import normalise
+from peregrine.services import normalise, work_mode
 from peregrine.services.normalise import detect_work_mode, to_new_job
 from peregrine.services.scoring import ScoringContext, _phrase_in, score_job
 from peregrine.services.titles import token_set, tokenise
@@ -162,6 +162,34 @@ def test_work_mode_detection_gives_what_the_case_insensitive_search_gave() -> No
         assert detect_work_mode(text) == expected, repr(text)
         assert detect_work_mode("", text[:7], text) == _old_detect_work_mode("", text[:7], text)
     assert modes == {"remote", "hybrid", "onsite", "unknown"}  # every branch was exercised
+
+
+MODE_PIECES = [
+    "no" + " " * 70 + "remote", "not" + "-" * 30 + " remote", "non -\t- remote", "no" + " " * 19,
+    "work" + " " * 40 + "from\u2009home", "work from" + "\n" * 25 + "home", "worK from home",
+    "WORK FROM HOME", "on\u00a0site", "on\u3000site", "in\u2028person", "office\u205fbased",
+    "’remote’", "éremote", "remoteé", "«hybrid»", "hybridé", "distributed\u2028team",
+    "distributedteam", "websites", "on-sites", "in-offices", "İnperson", "\U0001f600remote",
+    "\ud800remote", "remote\udfff", "ª", "µ", "Ω",
+]  # fmt: skip
+
+
+def test_only_the_listed_characters_fold_to_ascii_letters_outside_ascii() -> None:
+    every = "".join(chr(i) for i in range(0x80, sys.maxunicode + 1) if not 0xD800 <= i < 0xE000)
+    assert set(re.findall("[a-z]", every, re.I)) == set(work_mode.FOLDS_TO_ASCII)
+
+
+def test_work_mode_found_by_byte_positions_is_what_the_plain_search_finds() -> None:
+    rng = random.Random(11)
+    pieces = PIECES + MODE_PIECES * 3
+    modes = set()
+    for _ in range(4_000):
+        parts = rng.choices(pieces, k=rng.randrange(1, 40))
+        text = "".join(p + rng.choice(["", " ", "\n", "é", "’", "-"]) for p in parts)
+        expected = _old_detect_work_mode(text)
+        modes.add(expected)
+        assert detect_work_mode(text) == expected, repr(text)
+    assert modes == {"remote", "hybrid", "onsite", "unknown"}
 
 
 def test_html_to_text_gives_what_the_regex_version_gave() -> None:
