@@ -198,6 +198,13 @@ def test_html_to_text_gives_what_the_regex_version_gave() -> None:
         assert html_mod.html_to_text(text, limit=40) == _old_html_to_text(text, limit=40)
 
 
+def test_control_characters_are_removed_as_the_regex_removed_them() -> None:
+    every = "".join(chr(i) for i in range(0x800)) + "\ud800\udfff\ud83d\ude00\U0001f600"
+    for text in [*CORPUS, every, every * 3]:
+        for piece in (text, text * 20):
+            assert html_mod.clean_control(piece) == html_mod._CONTROL.sub("", piece), repr(text)
+
+
 def test_refold_gives_what_folding_twice_gives() -> None:
     for text in [*CORPUS, "İstanbul", "Straße ǅ Σ ΑΣ"]:
         once = fold(text)
