@@ -26,6 +26,8 @@ FOLDS_TO_ASCII = ("İ", "ı", "ſ", "\u212a")
 # more spaces or hyphens inside the window, and such a window is searched from the start.
 _WINDOW = 64
 _LONG_GAP = re.compile(r"[\s-]{20,}")
+# Titles and locations: one regex search costs less than setting up the word search.
+_SHORT = 200
 _HINT = re.compile(r"remote|hybrid|home|wfh|telecommute|distributed|site|office|person", re.I)
 
 
@@ -149,6 +151,8 @@ _ONSITE = _Words.of(
 
 
 def _haystack(sample: str) -> _Haystack | None:
+    if len(sample) < _SHORT:
+        return None
     if sample.isascii():
         return _Haystack(sample, sample.lower(), False)
     if any(ch in sample for ch in FOLDS_TO_ASCII):
