@@ -194,6 +194,11 @@ def parse_date(value: str | float | None, *, today: date | None = None) -> str |
             return datetime.fromtimestamp(seconds, UTC).date().isoformat()
         except (OverflowError, OSError, ValueError):
             return None
+    return _parse_date_text(value, today)
+
+
+@lru_cache(maxsize=4_096)  # pure, and a batch holds a few dozen distinct date strings
+def _parse_date_text(value: str, today: date) -> str | None:
     text = value.strip()
     if not text:
         return None
