@@ -207,6 +207,12 @@ def test_control_characters_are_removed_as_the_regex_removed_them() -> None:
             assert html_mod.clean_control(piece) == html_mod._CONTROL.sub("", piece), repr(text)
 
 
+def test_unescape_gives_what_html_unescape_gives() -> None:
+    tricky = ["&amp;lt;", "&amp;amp;", "&amp", "&amp;&", "a&amp;b&amp;#38;", "&AMP;", "&amp;;"]
+    for text in [*CORPUS, *tricky, "".join(tricky)]:
+        assert html_mod.unescape(text) == html_lib.unescape(text), repr(text)
+
+
 def test_refold_gives_what_folding_twice_gives() -> None:
     for text in [*CORPUS, "İstanbul", "Straße ǅ Σ ΑΣ"]:
         once = fold(text)
