@@ -32,12 +32,12 @@ _HINT = re.compile(r"remote|hybrid|home|wfh|telecommute|distributed|site|office|
 
 
 class _Haystack:
-    """A sample and a lower-cased copy in which ASCII words are found by offset."""
+    """A lower-cased copy of a sample in which ASCII words are found by offset."""
 
-    __slots__ = ("_mark", "folded", "is_bytes", "seen", "text")
+    __slots__ = ("_mark", "folded", "is_bytes", "seen")
 
-    def __init__(self, text: str, folded: str | bytes, is_bytes: bool) -> None:
-        self.text, self.folded, self.is_bytes = text, folded, is_bytes
+    def __init__(self, folded: str | bytes, is_bytes: bool) -> None:
+        self.folded, self.is_bytes = folded, is_bytes
         self.seen: dict[str, bool] = {}  # "remote" is asked about twice
         self._mark = (0, 0)  # (offset, character position) last mapped
 
@@ -154,10 +154,10 @@ def _haystack(sample: str) -> _Haystack | None:
     if len(sample) < _SHORT:
         return None
     if sample.isascii():
-        return _Haystack(sample, sample.lower(), False)
+        return _Haystack(sample.lower(), False)
     if any(ch in sample for ch in FOLDS_TO_ASCII):
         return None
-    return _Haystack(sample, sample.encode("utf-8", "surrogatepass").lower(), True)
+    return _Haystack(sample.encode("utf-8", "surrogatepass").lower(), True)
 
 
 def detect_work_mode(*texts: str) -> str:
