@@ -16,14 +16,16 @@ import re
 import string
 import sys
 import unicodedata
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from peregrine.lib import html as html_mod
 from peregrine.lib import text as text_mod
+from peregrine.lib import urls as urls_mod
 from peregrine.lib.text import CASE_TRAPS, fold, lower_aligned, refold
-from peregrine.services import normalise
+from peregrine.services import normalise, work_mode
 from peregrine.services.normalise import detect_work_mode, to_new_job
 from peregrine.services.scoring import ScoringContext, _phrase_in, score_job
 from peregrine.services.titles import token_set, tokenise
@@ -162,10 +164,53 @@ def test_work_mode_detection_gives_what_the_case_insensitive_search_gave() -> No
     assert modes == {"remote", "hybrid", "onsite", "unknown"}  # every branch was exercised
 
 
+MODE_PIECES = [
+    "no" + " " * 70 + "remote", "not" + "-" * 30 + " remote", "non -\t- remote", "no" + " " * 19,
+    "work" + " " * 40 + "from\u2009home", "work from" + "\n" * 25 + "home", "worK from home",
+    "WORK FROM HOME", "on\u00a0site", "on\u3000site", "in\u2028person", "office\u205fbased",
+    "’remote’", "éremote", "remoteé", "«hybrid»", "hybridé", "distributed\u2028team",
+    "distributedteam", "websites", "on-sites", "in-offices", "İnperson", "\U0001f600remote",
+    "\ud800remote", "remote\udfff", "ª", "µ", "Ω",
+]  # fmt: skip
+
+
+def test_only_the_listed_characters_fold_to_ascii_letters_outside_ascii() -> None:
+    every = "".join(chr(i) for i in range(0x80, sys.maxunicode + 1) if not 0xD800 <= i < 0xE000)
+    assert set(re.findall("[a-z]", every, re.I)) == set(work_mode.FOLDS_TO_ASCII)
+
+
+def test_work_mode_found_by_byte_positions_is_what_the_plain_search_finds() -> None:
+    rng = random.Random(11)
+    pieces = PIECES + MODE_PIECES * 3
+    modes = set()
+    for _ in range(4_000):
+        parts = rng.choices(pieces, k=rng.randrange(1, 40))
+        text = "".join(p + rng.choice(["", " ", "\n", "é", "’", "-"]) for p in parts)
+        # Short texts take the plain search; padded ones the word search over a copy.
+        for padded in (text, text + " " * 200, "é" * 150 + " " + text, "x " * 120 + text):
+            expected = _old_detect_work_mode(padded)
+            modes.add(expected)
+            assert detect_work_mode(padded) == expected, repr(padded)
+    assert modes == {"remote", "hybrid", "onsite", "unknown"}
+
+
 def test_html_to_text_gives_what_the_regex_version_gave() -> None:
     for text in CORPUS:
         assert html_mod.html_to_text(text) == _old_html_to_text(text), repr(text)
         assert html_mod.html_to_text(text, limit=40) == _old_html_to_text(text, limit=40)
+
+
+def test_control_characters_are_removed_as_the_regex_removed_them() -> None:
+    every = "".join(chr(i) for i in range(0x800)) + "\ud800\udfff\ud83d\ude00\U0001f600"
+    for text in [*CORPUS, every, every * 3]:
+        for piece in (text, text * 20):
+            assert html_mod.clean_control(piece) == html_mod._CONTROL.sub("", piece), repr(text)
+
+
+def test_unescape_gives_what_html_unescape_gives() -> None:
+    tricky = ["&amp;lt;", "&amp;amp;", "&amp", "&amp;&", "a&amp;b&amp;#38;", "&AMP;", "&amp;;"]
+    for text in [*CORPUS, *tricky, "".join(tricky)]:
+        assert html_mod.unescape(text) == html_lib.unescape(text), repr(text)
 
 
 def test_refold_gives_what_folding_twice_gives() -> None:
@@ -234,3 +279,96 @@ def test_scoring_finds_the_same_skills_as_tokenising_the_folded_text_twice() -> 
         expected.update(t for t, p in ctx.phrases.items() if t in text and p.search(text))
         explanation = score_job(ctx, row).explanation["skills"]
         assert set(explanation["matched"]) | set(explanation["missing"]) == expected, repr(text)
+
+
+def _old_canonical_url(raw: str) -> str:
+    url = raw.strip()
+    if not url:
+        raise urls_mod.InvalidURLError("the URL is empty")
+    if len(url) > urls_mod.MAX_URL_LENGTH:
+        raise urls_mod.InvalidURLError(
+            f"the URL is longer than {urls_mod.MAX_URL_LENGTH} characters"
+        )
+    if urls_mod._SPACE_OR_CONTROL.search(url):
+        raise urls_mod.InvalidURLError("the URL contains spaces or control characters")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise urls_mod.InvalidURLError(f"only http and https links are accepted, not {raw!r}")
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise urls_mod.InvalidURLError(f"the URL has no host name: {raw!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise urls_mod.InvalidURLError(f"the URL has an invalid port: {raw!r}") from None
+    netloc = host if ":" not in host else f"[{host}]"
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        netloc = f"{netloc}:{port}"
+    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+
+    special = urls_mod._known_board(host, path, parts.query)
+    if special:
+        return special
+
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=False)
+    query = [(k, v) for k, v in pairs if not urls_mod._TRACKING.match(k)]
+    query.sort()
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return urllib.parse.urlunsplit((scheme, netloc, path, urllib.parse.urlencode(query), ""))
+
+
+URL_PIECES = {
+    "scheme": ["https://", "http://", "HTTPS://", "Http://", "ftp://", "javascript:", "https:/",
+               "", "https:///", "//"],
+    "host": ["example.org", "Jobs.Example.COM", "a.com.", "...", "", "[::1]", "[::1",
+             "user:pw@h.com", "h.com:8080", "h.com:443", "h.com:80", "h.com:99999", "h.com:x",
+             "xn--bcher-kva.de", "bücher.de", "www.linkedin.com", "linkedin.com",
+             "de.indeed.com", "indeed.com", "boards.greenhouse.io", "-a-.b-", "a_b.com"],
+    "path": ["", "/", "//", "/a//b/", "///x///", "/jobs/view/12345678/",
+             "/jobs/view/eng-at-x-3900000001", "/jobs/view/x-12", "/viewjob", "/p%20q/",
+             "/ü", "/a;b=c", "/A/B", "/x/"],
+    "query": ["", "?", "?a=1&b=2", "?b=2&a=1&a=0", "?utm_source=x&b=&c", "?&&x=1&",
+              "?jk=0123abcd0123abcd", "?vjk=zz", "?jk=0123abcd0123abcd&from=serp",
+              "?currentJobId=1234567", "?currentJobId=x", "?q=a+b", "?q=%3D%3d", "?q=%7e",
+              "?x=1;y=2", "?=1", "?REF=1&Ref=2&gh_src=x", "?q=café", "?a=1?b=2",
+              "?refId=x&trackingId=y%3D%3D", "?lever-source=bench&v=~_.-", "?q=a%26b",
+              "?utm_medium=api&se=abc&v=1", "?x==1", "?x=1=2"],
+    "fragment": ["", "#", "#x", "#a?b=1", "#/p?q=1"],
+}  # fmt: skip
+
+
+def _urls(count: int, *, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        url = "".join(rng.choice(options) for options in URL_PIECES.values())
+        if rng.random() < 0.2:
+            url = rng.choice([" ", "\t", "", "\n"]) + url + rng.choice([" ", "x" * 2100, ""])
+        if rng.random() < 0.1:
+            cut = rng.randrange(len(url) + 1)
+            url = url[:cut] + rng.choice(PIECES) + url[cut:]
+        out.append(url)
+    return out
+
+
+def _outcome(function: object, url: str) -> tuple[str, str]:
+    try:
+        return ("ok", function(url))  # type: ignore[operator]
+    except Exception as exc:  # the oracle's failures are compared too
+        return (type(exc).__name__, str(exc))
+
+
+def test_canonical_urls_are_what_urlsplit_parse_qsl_and_urlencode_gave() -> None:
+    urls_mod._is_tracking.cache_clear()
+    fast_shaped = 0
+    for url in [
+        *_urls(6_000, seed=7),
+        "https://www.linkedin.com/jobs/view/engineer-at-acme-3900000001?refId=x&trackingId=y%3D%3D",
+        "https://www.indeed.com/viewjob?jk=00000000000001a4&from=serp&vjs=3",
+        "https://remote.example.org/jobs/12-acme?utm_source=rss&utm_medium=feed",
+    ]:
+        fast_shaped += urls_mod._PLAIN.fullmatch(url.strip()) is not None
+        assert _outcome(urls_mod.canonical_url, url) == _outcome(_old_canonical_url, url), url
+    assert fast_shaped > 300  # the fast path itself was exercised, not only the general one

@@ -9,8 +9,9 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from peregrine.lib.html import clean_control, html_to_text
-from peregrine.lib.text import fold, lower_aligned
+from peregrine.lib.text import fold
 from peregrine.lib.urls import InvalidURLError, canonical_url
+from peregrine.services.work_mode import detect_work_mode
 from peregrine.sources.base import RawListing
 from peregrine.storage.queries.jobs import NewJob
 
@@ -145,93 +146,12 @@ def make_salary(
     return Salary(low, high, currency, interval, annual_min, annual_max)
 
 
-@dataclass(frozen=True, slots=True)
-class _Words:
-    """A case-insensitive whole-word pattern of alternatives, with a fast way to search it.
-
-    Every match of ``pattern`` starts where one alternative's ``lead`` matches the
-    lower-cased text (see ``lower_aligned``), and no lead can match unless its ``needle``
-    occurs. A substring test and a literal-led search run at C speed, where an alternation
-    behind ``\\b`` makes the engine try every position; so ``pattern`` is tried only at the
-    few candidate places.
-    """
-
-    pattern: re.Pattern[str]
-    leads: tuple[tuple[str, re.Pattern[str]], ...]
-
-    @classmethod
-    def of(cls, *alternatives: tuple[str, str]) -> _Words:
-        """``alternatives``: (a literal every match contains, the regex) in lower case."""
-        body = "|".join(regex for _, regex in alternatives)
-        return cls(
-            re.compile(rf"\b(?:{body})\b", re.I),
-            tuple((needle, re.compile(regex)) for needle, regex in alternatives),
-        )
-
-    def found(self, text: str, lowered: str | None) -> bool:
-        if lowered is None:
-            return self.pattern.search(text) is not None
-        for needle, lead in self.leads:
-            if needle not in lowered:
-                continue
-            pos = 0
-            while (hit := lead.search(lowered, pos)) is not None:
-                # match() at a position still sees the character before it for \b.
-                if self.pattern.match(text, hit.start()):
-                    return True
-                pos = hit.start() + 1
-        return False
-
-
-_NEG_REMOTE = _Words.of(("remote", r"no[nt]?[\s-]+remote"))
-_HYBRID = _Words.of(("hybrid", "hybrid"))
-_REMOTE = _Words.of(
-    ("remote", "remote"),
-    ("home", r"work\s+from\s+home"),
-    ("wfh", "wfh"),
-    ("telecommute", "telecommute"),
-    ("team", r"distributed\s+team"),
-)
-_ONSITE = _Words.of(
-    ("site", r"on[\s-]?site"),
-    ("office", r"in[\s-]office"),
-    ("based", r"office[\s-]based"),
-    ("person", r"in[\s-]person"),
-)
-
-
-def detect_work_mode(*texts: str) -> str:
-    """remote / hybrid / onsite / unknown from title, location, then description."""
-    for text in texts:
-        if not text:
-            continue
-        sample = text[:20_000]
-        lowered = lower_aligned(sample)
-        # One literal scan; the word-boundary patterns run only when a hint word appears.
-        if lowered is None:
-            if not _MODE_HINT.search(sample):
-                continue
-        elif not _MODE_HINT_LOWER.search(lowered):
-            continue
-        if _HYBRID.found(sample, lowered):
-            return "hybrid"
-        if _NEG_REMOTE.found(sample, lowered):
-            return "onsite"
-        if _REMOTE.found(sample, lowered):
-            return "remote"
-        if _ONSITE.found(sample, lowered):
-            return "onsite"
-    return "unknown"
-
-
 _COUNTRY_ALIASES = {
     "usa": "united states", "us": "united states", "u.s.": "united states",
     "u.s.a.": "united states", "united states of america": "united states",
     "uk": "united kingdom", "u.k.": "united kingdom", "great britain": "united kingdom",
     "gb": "united kingdom", "deutschland": "germany", "uae": "united arab emirates",
 }  # fmt: skip
-_MODE_HINT = re.compile(r"remote|hybrid|home|wfh|telecommute|distributed|site|office|person", re.I)
-_MODE_HINT_LOWER = re.compile(_MODE_HINT.pattern)
 _REMOTE_WORDS = re.compile(r"\b(remote|anywhere|worldwide|work from home|wfh)\b", re.I)
 
 
@@ -274,6 +194,11 @@ def parse_date(value: str | float | None, *, today: date | None = None) -> str |
             return datetime.fromtimestamp(seconds, UTC).date().isoformat()
         except (OverflowError, OSError, ValueError):
             return None
+    return _parse_date_text(value, today)
+
+
+@lru_cache(maxsize=4_096)  # pure, and a batch holds a few dozen distinct date strings
+def _parse_date_text(value: str, today: date) -> str | None:
     text = value.strip()
     if not text:
         return None
