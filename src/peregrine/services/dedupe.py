@@ -25,6 +25,7 @@ from typing import Any
 
 from peregrine.lib.text import fold, keyword_pattern, normalise_company, normalise_title
 from peregrine.services.normalise import locations_compatible
+from peregrine.services.scoring import ScoringContext, score_new_job
 from peregrine.services.titles import core_words, seniority, tokenise
 from peregrine.storage.queries import discovery as disc_q
 from peregrine.storage.queries import jobs as job_q
@@ -86,7 +87,12 @@ class StoreReport:
     salary_unknown: int = 0
     filtered: Counter[str] = field(default_factory=Counter)
     new_urls: list[str] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)  # in the order of ``new_urls``
+    scored: int = 0  # new jobs stored with their score
     merged_ids: list[int] = field(default_factory=list)  # stored jobs that gained a source
+    # Stored jobs (new in this batch or not) whose scoring input this batch may have changed:
+    # repeats that can fill in what a job lacked, merge targets given a description.
+    touched_ids: set[int] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -130,12 +136,21 @@ class _Entry:
     job_id: int | None  # stored job, or None for one inserted in this batch
     url: str
     applied: bool
+    has_description: bool
 
 
 def store_listings(
-    conn: Any, *, jobs: list[job_q.NewJob], filters: Filters, now: str
+    conn: Any,
+    *,
+    jobs: list[job_q.NewJob],
+    filters: Filters,
+    now: str,
+    scorer: ScoringContext | None = None,
 ) -> StoreReport:
-    """Filter, de-duplicate and store a batch in the caller's (write) transaction."""
+    """Filter, de-duplicate and store a batch in the caller's (write) transaction.
+
+    With a ``scorer``, each new job is stored with its score, explanation and gaps.
+    """
     report = StoreReport(received=len(jobs))
     kept: list[job_q.NewJob] = []
     for job in jobs:
@@ -170,10 +185,10 @@ def store_listings(
                 stored.id,
                 "",
                 stored.status in APPLIED_STATUSES,
+                stored.has_description,
             )
         )
-    to_insert: list[job_q.NewJob] = []
-    flags: list[tuple[str, list[str], int | None]] = []
+    to_insert: list[tuple[job_q.NewJob, job_q.NewJobExtras]] = []
     merges: list[tuple[_Entry, job_q.NewJob]] = []
     for job, company in zip(fresh, companies, strict=True):
         title_norm = normalise_title(job.title)
@@ -203,19 +218,29 @@ def store_listings(
         ):
             job_flags.append("salary_unknown")
             report.salary_unknown += 1
-        to_insert.append(job)
-        flags.append((job.url, job_flags, applied_match))
+        extras = job_q.NewJobExtras(_company_key(job.company), title_norm, job_flags, applied_match)
+        if scorer is not None:
+            score = score_new_job(scorer, job, found=now)
+            extras = extras._replace(
+                match_score=score.score, match_explanation=score.explanation,
+                keyword_gaps=score.gaps,
+            )  # fmt: skip
+        to_insert.append((job, extras))
         if company:
-            block.append(_Entry(title_norm, job.location, None, job.url, False))
+            entry = _Entry(title_norm, job.location, None, job.url, False, bool(job.description))
+            block.append(entry)
 
-    job_q.upsert_jobs(conn, jobs=[*repeats, *to_insert], now=now)
-    disc_q.set_flags_by_url(conn, values=flags, now=now)
+    if repeats:
+        job_q.upsert_jobs(conn, jobs=repeats, now=now)
+        report.touched_ids.update(known[job.url] for job in repeats)
+    new_ids = job_q.insert_new_jobs(conn, jobs=to_insert, now=now)
     report.inserted = len(to_insert)
-    report.new_urls = [job.url for job in to_insert]
+    report.new_urls = [job.url for job, _ in to_insert]
+    report.new_ids = new_ids
+    report.scored = len(to_insert) if scorer is not None else 0
 
     # Links for exact repeats within the batch and for cross-source merges.
-    pending_urls = [url for url, _ in extra_links] + [t.url for t, _ in merges if t.job_id is None]
-    ids = disc_q.known_urls(conn, urls=pending_urls) if pending_urls else {}
+    ids = {**known, **dict(zip(report.new_urls, new_ids, strict=True))}
     links: list[tuple[int, str, str, str | None]] = []
     descriptions: list[tuple[int, str]] = []
     for url, job in extra_links:
@@ -227,7 +252,12 @@ def store_listings(
         if job_id is None:
             continue
         links.append((job_id, job.source, job.source_url or job.url, job.external_id))
-        descriptions.append((job_id, job.description))
+        if job.description and not target.has_description:
+            # Only a job without a description takes this one (the UPDATE says so too); the
+            # description of every other duplicate is never sent to the database.
+            descriptions.append((job_id, job.description))
+            target.has_description = True
+            report.touched_ids.add(job_id)
         merged_targets.add(job_id)
         report.merged += 1
     disc_q.link_sources(conn, links=links, now=now)

@@ -33,6 +33,7 @@ class KnownJob:
     title_norm: str
     location: str
     status: str
+    has_description: bool = True
 
 
 def jobs_for_companies(conn: Any, *, companies: Sequence[str]) -> list[KnownJob]:
@@ -41,9 +42,11 @@ def jobs_for_companies(conn: Any, *, companies: Sequence[str]) -> list[KnownJob]
     for part in _chunks([c for c in dict.fromkeys(companies) if c]):
         marks = ", ".join("?" for _ in part)
         out.extend(
-            KnownJob(int(r[0]), r[1], r[2], r[3], r[4])
+            KnownJob(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]))
             for r in conn.execute(
-                "SELECT id, company_norm, title_norm, location, status FROM jobs "
+                # length() of a text reads only its size, never the (long) text itself.
+                "SELECT id, company_norm, title_norm, location, status, "
+                "length(description) > 0 FROM jobs "
                 f"WHERE company_norm IN ({marks})",
                 list(part),
             )
