@@ -40,7 +40,7 @@ def _bench() -> ModuleType:
 def listings() -> list[RawListing]:
     bench = _bench()
     bench.N = 1_500  # type: ignore[attr-defined]
-    result: list[RawListing] = bench.make_listings(random.Random(7))  # type: ignore[attr-defined]
+    result: list[RawListing] = bench.make_listings(random.Random(7))
     return result
 
 
