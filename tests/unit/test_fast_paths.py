@@ -276,7 +276,8 @@ def _hostile_context() -> ScoringContext:
     return ScoringContext.build(
         skills=["Python", "C++", "machine learning", "Go", "Straße", "İnsight", "e\u0301cole",
                 "node.js!", "a  b", "ﬁle", "Σίσυφος"],
-        preferred=["github actions", "r&d", "a.b", "x" * 40 + " go", "senior engineer"],
+        preferred=["github actions", "r&d", "a.b", "x" * 40 + " go", "senior engineer",
+                   "deep machine learning", "a b c"],
         titles=["Senior Python Engineer", "CTO", "Staff ML Engineer"],
         locations=["Austin, TX", "Berlin"],
     )  # fmt: skip
@@ -289,6 +290,11 @@ def test_word_memo_finds_the_terms_that_folding_the_whole_text_found() -> None:
     extra = [
         "Straße\u00a8ﬁle Σ ΑΣ ς İnsight", "machine\u00a8learning", "machine\nlearning",
         "x\u0301 machine learning\u0301", "\u0301\u0301 \u00a8 \u3000go\u2028go\x1cgo",
+        "é machine \u0301 learning", "é machine\u00a8 learning", "é deep\u00a8machine learning",
+        "é deep machine\u00a8learning", "é deep machine \u0301\u0301 learning!",
+        "é " + "machine " * 30 + "learning", "é " + "machine x " * 30 + "learning",
+        "é a b a b c", "é a\u00a8b c", "é _deep machine learning", "é deep machine learning_",
+        "é deep machine learningé", "é ádeep machine learning", "machine", "é learning",
     ]  # fmt: skip
     for n, description in enumerate([*CORPUS, *extra, *CORPUS[:200]]):
         title = PIECES[n % len(PIECES)] + " Engineer"

@@ -303,24 +303,73 @@ def _terms_in(ctx: ScoringContext, text: str) -> set[str]:
         _learn(ctx, unseen)
     present: set[str] = set()
     pieces: set[str] = set()
+    holders: list[tuple[str, frozenset[str]]] = []
     for word in words.intersection(memo.relevant_words):
         terms, found = memo.relevant[word]
         present |= terms
-        pieces |= found
+        if found:
+            pieces |= found
+            holders.append((word, found))
     if pieces:
-        folded: str | None = None
+        lowered: str | None = None
         for term, parts in ctx.pieces.items():
-            if all(p in pieces for p in parts):
-                if folded is None:
-                    # fold(text) joins the folded words, so it is rebuilt from the memo.
-                    folded = (
-                        text.lower()
-                        if text.isascii()
-                        else " ".join(filter(None, map(memo.seen.__getitem__, raw_words)))
-                    )
-                if term in folded and _phrase_in(term, ctx.phrases[term], folded):
-                    present.add(term)
+            if not all(p in pieces for p in parts):
+                continue
+            pattern = ctx.phrases[term]
+            if text.isascii():
+                # fold() would collapse white space, but an ASCII text is only lower-cased.
+                if lowered is None:
+                    lowered = text.lower()
+                found_here = term in lowered and _phrase_in(term, pattern, lowered)
+            else:
+                starts = [w for w, found in holders if parts[0] in found]
+                found_here = _phrase_in_words(term, pattern, len(parts), starts, raw_words, memo)
+            if found_here:
+                present.add(term)
     return present
+
+
+WINDOWS = 16  # phrase starts looked at one by one; beyond that the whole text is rebuilt
+
+
+def _phrase_in_words(
+    term: str,
+    pattern: re.Pattern[str],
+    size: int,
+    starts: list[str],
+    raw_words: list[str],
+    memo: _Memo,
+) -> bool:
+    """Whether ``term`` (``size`` pieces) is in fold(text), text being ``raw_words``.
+
+    fold(text) is the folded raw words joined by single spaces (empty ones left out). A
+    match begins inside a word whose fold holds the phrase's first piece (``starts``) and
+    ends within the ``size - 1`` folded parts after it; the pattern's look-arounds see a
+    space or the text's edge at a window's edge either way, so searching that word and the
+    following parts finds exactly the matches that begin in that word.
+    """
+    folds = memo.seen
+    if sum(map(raw_words.count, starts)) > WINDOWS:
+        folded = " ".join(filter(None, map(folds.__getitem__, raw_words)))
+        return term in folded and _phrase_in(term, pattern, folded)
+    for word in starts:
+        at = -1
+        while True:
+            try:
+                at = raw_words.index(word, at + 1)
+            except ValueError:
+                break
+            window, parts, end = [folds[word]], 0, at + 1
+            while parts < size - 1 and end < len(raw_words):
+                part = folds[raw_words[end]]
+                if part:
+                    window.append(part)
+                    parts += part.count(" ") + 1
+                end += 1
+            joined = " ".join(window)
+            if term in joined and _phrase_in(term, pattern, joined):
+                return True
+    return False
 
 
 def _learn(ctx: ScoringContext, words: set[str]) -> None:
