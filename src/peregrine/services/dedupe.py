@@ -109,6 +109,8 @@ class StoreReport:
 # Companies repeat across a batch (and across sources); normalising each once saves a third
 # of the de-duplication time.
 _company_key = lru_cache(maxsize=65_536)(normalise_company)
+# Titles repeat as much ("Senior Software Engineer"), across sources and runs.
+_title_key = lru_cache(maxsize=65_536)(normalise_title)
 
 
 @lru_cache(maxsize=65_536)
@@ -191,7 +193,7 @@ def store_listings(
     to_insert: list[tuple[job_q.NewJob, job_q.NewJobExtras]] = []
     merges: list[tuple[_Entry, job_q.NewJob]] = []
     for job, company in zip(fresh, companies, strict=True):
-        title_norm = normalise_title(job.title)
+        title_norm = _title_key(job.title)
         block = blocks.setdefault(company, []) if company else []
         applied_match: int | None = None
         target: _Entry | None = None
