@@ -141,6 +141,34 @@ class _Entry:
     has_description: bool
 
 
+def _stored_blocks(conn: Any, companies: list[str], titles: list[str]) -> dict[str, list[_Entry]]:
+    """The stored jobs of these companies, by company, in the order the index gives them.
+
+    Company and title come from the index alone; place, status and whether there is a
+    description are read (from the long rows) only for jobs whose title is the same role as
+    one in the batch, the only ones de-duplication looks at beyond their title.
+    """
+    wanted: dict[str, set[str]] = {}
+    for company, title in zip(companies, titles, strict=True):
+        if company:
+            wanted.setdefault(company, set()).add(title)
+    keys = disc_q.job_keys_for_companies(conn, companies=list(wanted))
+    needed = [
+        job_id
+        for job_id, company, title in keys
+        if any(same_role(mine, title) for mine in wanted[company])
+    ]
+    details = disc_q.job_details(conn, ids=needed)
+    blocks: dict[str, list[_Entry]] = {}
+    for job_id, company, title in keys:
+        # A job not looked up is never compared beyond its title: no value here is read.
+        location, status, has_description = details.get(job_id, ("", "", True))
+        blocks.setdefault(company, []).append(
+            _Entry(title, location, job_id, "", status in APPLIED_STATUSES, has_description)
+        )
+    return blocks
+
+
 def store_listings(
     conn: Any,
     *,
@@ -177,23 +205,12 @@ def store_listings(
     fresh = [job for url, job in by_url.items() if url not in known]
 
     # Cross-source duplicates and the applied guard, block by block.
-    blocks: dict[str, list[_Entry]] = {}
     companies = [_company_key(job.company) for job in fresh]
-    for stored in disc_q.jobs_for_companies(conn, companies=companies):
-        blocks.setdefault(stored.company_norm, []).append(
-            _Entry(
-                stored.title_norm,
-                stored.location,
-                stored.id,
-                "",
-                stored.status in APPLIED_STATUSES,
-                stored.has_description,
-            )
-        )
+    titles = [_title_key(job.title) for job in fresh]
+    blocks = _stored_blocks(conn, companies, titles)
     to_insert: list[tuple[job_q.NewJob, job_q.NewJobExtras]] = []
     merges: list[tuple[_Entry, job_q.NewJob]] = []
-    for job, company in zip(fresh, companies, strict=True):
-        title_norm = _title_key(job.title)
+    for job, company, title_norm in zip(fresh, companies, titles, strict=True):
         block = blocks.setdefault(company, []) if company else []
         applied_match: int | None = None
         target: _Entry | None = None
