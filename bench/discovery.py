@@ -1,6 +1,8 @@
 """Discovery pipeline speed: 10,000 raw listings from several sources, 30% of them
 cross-source duplicates (other source, other URL, title and company spelled differently)
-→ normalise → filter and de-duplicate → store → score, into a fresh user database.
+→ normalise → filter and de-duplicate → score → store, into a fresh user database, through
+the functions a discovery run calls (per source: normalise, then store with each new job
+scored as it is stored; at the end, the new jobs that changed after storing scored again).
 
 The listings look like what the sources hand over: board-shaped URLs with tracking
 parameters, HTML descriptions from the ATS boards and feeds and plain text from jobspy,
@@ -37,6 +39,7 @@ DUPLICATE_SHARE = 0.30
 ROUNDS = 3
 TARGET = 5_000
 STAGES = ("normalise", "store", "score")
+STAGE_NAMES = {"normalise": "normalise", "store": "de-duplicate+score+store", "score": "re-score"}
 TODAY = date(2026, 11, 27)
 LEVELS = [("Senior", "Sr."), ("Staff", "Staff"), ("Junior", "Jr."), ("", ""), ("Lead", "Lead")]
 AREAS = ["Python", "Data", "Platform", "Backend", "Frontend", "Mobile", "ML", "Security"]
@@ -289,7 +292,7 @@ def main() -> None:
     cpu_of = {k: statistics.median(r[f"cpu_{k}"] for r in results) for k in STAGES}
     print(
         "stages (median CPU, µs per listing): "
-        + ", ".join(f"{k} {v / N * 1e6:.0f}" for k, v in cpu_of.items())
+        + ", ".join(f"{STAGE_NAMES[k]} {v / N * 1e6:.0f}" for k, v in cpu_of.items())
         + f"; total {median_cpu / N * 1e6:.0f} (target <= {1e6 / TARGET:.0f})"
     )
     print(
