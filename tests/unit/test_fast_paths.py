@@ -294,7 +294,9 @@ def test_word_memo_finds_the_terms_that_folding_the_whole_text_found() -> None:
         "é deep machine\u00a8learning", "é deep machine \u0301\u0301 learning!",
         "é " + "machine " * 30 + "learning", "é " + "machine x " * 30 + "learning",
         "é a b a b c", "é a\u00a8b c", "é _deep machine learning", "é deep machine learning_",
-        "é deep machine learningé", "é ádeep machine learning", "machine", "é learning",
+        "é deep machine learningé", "é machine " + "\u0301 " * 12 + "learning",
+        "é machine " + "\u0301 " * 12 + "learning x\u0301", "é ádeep machine learning",
+        "machine", "é learning",
     ]  # fmt: skip
     for n, description in enumerate([*CORPUS, *extra, *CORPUS[:200]]):
         title = PIECES[n % len(PIECES)] + " Engineer"

@@ -291,8 +291,7 @@ def _terms_in(ctx: ScoringContext, text: str) -> set[str]:
     the tokens of its raw words, each worked out once per context (``_Memo``).
     """
     memo = ctx.memo
-    raw_words = text.split()
-    words = set(raw_words)
+    words = set(text.split())
     unseen = words.difference(memo.seen)
     if unseen:
         if len(memo.seen) + len(unseen) > MEMO_WORDS:
@@ -323,13 +322,13 @@ def _terms_in(ctx: ScoringContext, text: str) -> set[str]:
                 found_here = term in lowered and _phrase_in(term, pattern, lowered)
             else:
                 starts = [w for w, found in holders if parts[0] in found]
-                found_here = _phrase_in_words(term, pattern, len(parts), starts, raw_words, memo)
+                found_here = _phrase_in_words(term, pattern, len(parts), starts, text, memo)
             if found_here:
                 present.add(term)
     return present
 
 
-WINDOWS = 16  # phrase starts looked at one by one; beyond that the whole text is rebuilt
+WINDOWS = 16  # phrase starts looked at one by one; beyond that the whole text is folded
 
 
 def _phrase_in_words(
@@ -337,39 +336,68 @@ def _phrase_in_words(
     pattern: re.Pattern[str],
     size: int,
     starts: list[str],
-    raw_words: list[str],
+    text: str,
     memo: _Memo,
 ) -> bool:
-    """Whether ``term`` (``size`` pieces) is in fold(text), text being ``raw_words``.
+    """Whether ``term`` (``size`` pieces) is in fold(text), for a non-ASCII ``text``.
 
     fold(text) is the folded raw words joined by single spaces (empty ones left out). A
-    match begins inside a word whose fold holds the phrase's first piece (``starts``) and
-    ends within the ``size - 1`` folded parts after it; the pattern's look-arounds see a
+    match begins inside a raw word whose fold holds the phrase's first piece (``starts``)
+    and ends within the ``size - 1`` folded parts after it; the pattern's look-arounds see a
     space or the text's edge at a window's edge either way, so searching that word and the
-    following parts finds exactly the matches that begin in that word.
+    parts after it finds exactly the matches that begin in that word.
     """
     folds = memo.seen
-    if sum(map(raw_words.count, starts)) > WINDOWS:
-        folded = " ".join(filter(None, map(folds.__getitem__, raw_words)))
-        return term in folded and _phrase_in(term, pattern, folded)
+    if sum(map(text.count, starts)) <= WINDOWS:
+        found = _phrase_in_windows(term, pattern, size, starts, text, folds)
+        if found is not None:
+            return found
+    folded = " ".join(filter(None, map(folds.__getitem__, text.split())))
+    return term in folded and _phrase_in(term, pattern, folded)
+
+
+def _phrase_in_windows(
+    term: str,
+    pattern: re.Pattern[str],
+    size: int,
+    starts: list[str],
+    text: str,
+    folds: dict[str, str],
+) -> bool | None:
+    """The search of ``_phrase_in_words`` window by window; None when a window could not be
+    built from the next few words (too many fold to nothing)."""
+    room = size + 8
     for word in starts:
-        at = -1
-        while True:
-            try:
-                at = raw_words.index(word, at + 1)
-            except ValueError:
-                break
-            window, parts, end = [folds[word]], 0, at + 1
-            while parts < size - 1 and end < len(raw_words):
-                part = folds[raw_words[end]]
-                if part:
-                    window.append(part)
-                    parts += part.count(" ") + 1
-                end += 1
-            joined = " ".join(window)
-            if term in joined and _phrase_in(term, pattern, joined):
-                return True
+        at = text.find(word)
+        while at != -1:
+            end = at + len(word)
+            # Only where ``word`` is a whole raw word (str.split and isspace agree).
+            if (at == 0 or text[at - 1].isspace()) and (end == len(text) or text[end].isspace()):
+                window = _window(folds, word, text[end:].split(None, room), room, size)
+                if window is None:
+                    return None
+                if term in window and _phrase_in(term, pattern, window):
+                    return True
+            at = text.find(word, at + 1)
     return False
+
+
+def _window(
+    folds: dict[str, str], first: str, after: list[str], room: int, size: int
+) -> str | None:
+    """``first`` and the next ``size - 1`` folded parts, joined; None when ``after`` (the
+    text after ``first`` split at most ``room`` times) was cut before enough parts."""
+    window, parts = [folds[first]], 0
+    for raw in after[:room]:
+        if parts >= size - 1:
+            break
+        part = folds[raw]
+        if part:
+            window.append(part)
+            parts += part.count(" ") + 1
+    if parts < size - 1 and len(after) > room:
+        return None
+    return " ".join(window)
 
 
 def _learn(ctx: ScoringContext, words: set[str]) -> None:
