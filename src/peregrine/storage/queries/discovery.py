@@ -78,8 +78,7 @@ def job_details(conn: Any, *, ids: Sequence[int]) -> dict[int, tuple[str, str, b
         marks = ", ".join("?" for _ in part)
         for r in conn.execute(
             # length() of a text reads only its size, never the (long) text itself.
-            "SELECT id, location, status, length(description) > 0 FROM jobs "
-            f"WHERE id IN ({marks})",
+            f"SELECT id, location, status, length(description) > 0 FROM jobs WHERE id IN ({marks})",
             list(part),
         ):
             out[int(r[0])] = (r[1], r[2], bool(r[3]))
