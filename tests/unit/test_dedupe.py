@@ -140,3 +140,36 @@ def test_blocklist_drops_companies_and_locations(db: UserDB) -> None:
     )
     assert report.filtered == {"blocked_company": 1, "blocked_location": 1}
     assert [r["location"] for r in _rows(db)] == ["Idaho"]
+
+
+def test_a_later_duplicate_fills_only_a_stored_job_without_description(db: UserDB) -> None:
+    _store(
+        db,
+        [
+            _job("linkedin", "Sr. Backend Engineer", "Acme, Inc.",
+                 "https://www.linkedin.com/jobs/view/1", location="Austin, TX"),
+            _job("linkedin", "Data Analyst", "Acme, Inc.",
+                 "https://www.linkedin.com/jobs/view/2", location="Austin, TX",
+                 description="Spreadsheets."),
+            _job("linkedin", "Senior Data Analyst", "Acme, Inc.",
+                 "https://www.linkedin.com/jobs/view/3", location="Austin, TX",
+                 description="Dashboards."),
+        ],
+    )  # fmt: skip
+    report = _store(
+        db,
+        [
+            _job("greenhouse", "Senior Backend Engineer", "ACME Corporation",
+                 "https://boards.greenhouse.io/acme/jobs/1", location="Austin, Texas, US",
+                 description="Python and Go."),
+            _job("greenhouse", "Data Analyst", "ACME Corporation",
+                 "https://boards.greenhouse.io/acme/jobs/2", location="Austin, Texas, US",
+                 description="Other words."),
+        ],
+    )  # fmt: skip
+    assert (report.inserted, report.merged) == (0, 2)
+    rows = {r["url"]: r for r in _rows(db)}
+    assert rows["https://www.linkedin.com/jobs/view/1"]["description"] == "Python and Go."
+    assert rows["https://www.linkedin.com/jobs/view/2"]["description"] == "Spreadsheets."
+    assert rows["https://www.linkedin.com/jobs/view/3"]["description"] == "Dashboards."
+    assert report.touched_ids == {rows["https://www.linkedin.com/jobs/view/1"]["id"]}

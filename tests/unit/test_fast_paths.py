@@ -26,9 +26,23 @@ from peregrine.lib import text as text_mod
 from peregrine.lib import urls as urls_mod
 from peregrine.lib.text import CASE_TRAPS, fold, lower_aligned, refold
 from peregrine.services import normalise, work_mode
+from peregrine.services import scoring as scoring_mod
 from peregrine.services.normalise import detect_work_mode, to_new_job
-from peregrine.services.scoring import ScoringContext, _phrase_in, score_job
-from peregrine.services.titles import token_set, tokenise
+from peregrine.services.scoring import (
+    ScoringContext,
+    _phrase_in,
+    _terms_in,
+    _title_fit,
+    score_job,
+)
+from peregrine.services.titles import (
+    core_words,
+    fast_fold,
+    folded_token_set,
+    seniority,
+    token_set,
+    tokenise,
+)
 from peregrine.sources.base import RawListing
 from peregrine.storage.queries.discovery import ScoringRow
 
@@ -372,3 +386,88 @@ def test_canonical_urls_are_what_urlsplit_parse_qsl_and_urlencode_gave() -> None
         fast_shaped += urls_mod._PLAIN.fullmatch(url.strip()) is not None
         assert _outcome(urls_mod.canonical_url, url) == _outcome(_old_canonical_url, url), url
     assert fast_shaped > 300  # the fast path itself was exercised, not only the general one
+
+
+def _old_terms(ctx: ScoringContext, title: str, description: str) -> set[str]:
+    """What ``score_job`` found before the word memo: fold the whole text, tokenise the
+    twice-folded text, search the phrases in the folded text."""
+    text = fast_fold(f"{title}\n{description}")
+    again = text if text.isascii() else refold(text)
+    present = set(ctx.single.intersection(folded_token_set(again)))
+    present.update(t for t, p in ctx.phrases.items() if t in text and _phrase_in(t, p, text))
+    return present
+
+
+def _old_title_fit(ctx: ScoringContext, title: str) -> tuple[object, ...]:
+    title_tokens = tokenise(title)
+    title_words = core_words(title_tokens)
+    level = seniority(title_tokens)
+    best_title, title_score, wanted_level = "", 0.5 if not ctx.wanted_titles else 0.0, None
+    for wanted, words, wanted_lvl in ctx.wanted_titles:
+        overlap = len(words & title_words) / len(words) if words else float(not title_words)
+        if overlap > title_score or not best_title:
+            best_title, title_score, wanted_level = wanted, overlap, wanted_lvl
+    return best_title, title_score, wanted_level, level
+
+
+def _hostile_context() -> ScoringContext:
+    return ScoringContext.build(
+        skills=["Python", "C++", "machine learning", "Go", "Straße", "İnsight", "e\u0301cole",
+                "node.js!", "a  b", "ﬁle", "Σίσυφος"],
+        preferred=["github actions", "r&d", "a.b", "x" * 40 + " go", "senior engineer",
+                   "deep machine learning", "a b c"],
+        titles=["Senior Python Engineer", "CTO", "Staff ML Engineer"],
+        locations=["Austin, TX", "Berlin"],
+    )  # fmt: skip
+
+
+def test_word_memo_finds_the_terms_that_folding_the_whole_text_found() -> None:
+    # One context for the whole corpus, as in a discovery run: the memo fills up as it goes,
+    # so later texts are read mostly from what earlier ones taught it.
+    ctx = _hostile_context()
+    extra = [
+        "Straße\u00a8ﬁle Σ ΑΣ ς İnsight", "machine\u00a8learning", "machine\nlearning",
+        "x\u0301 machine learning\u0301", "\u0301\u0301 \u00a8 \u3000go\u2028go\x1cgo",
+        "é machine \u0301 learning", "é machine\u00a8 learning", "é deep\u00a8machine learning",
+        "é deep machine\u00a8learning", "é deep machine \u0301\u0301 learning!",
+        "é " + "machine " * 30 + "learning", "é " + "machine x " * 30 + "learning",
+        "é a b a b c", "é a\u00a8b c", "é _deep machine learning", "é deep machine learning_",
+        "é deep machine learningé", "é machine " + "\u0301 " * 12 + "learning",
+        "é machine " + "\u0301 " * 12 + "learning x\u0301", "é ádeep machine learning",
+        "machine", "é learning",
+    ]  # fmt: skip
+    for n, description in enumerate([*CORPUS, *extra, *CORPUS[:200]]):
+        title = PIECES[n % len(PIECES)] + " Engineer"
+        assert _terms_in(ctx, f"{title}\n{description}") == _old_terms(ctx, title, description), (
+            repr(title),
+            repr(description),
+        )
+    assert ctx.memo.seen
+    assert ctx.memo.relevant
+
+
+def test_word_memo_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scoring_mod, "MEMO_WORDS", 50)
+    ctx = _hostile_context()
+    for description in CORPUS[:500]:
+        assert _terms_in(ctx, f"\n{description}") == _old_terms(ctx, "", description)
+        assert len(ctx.memo.seen) <= 50 + len(set(description.split()))
+
+
+def test_title_memo_gives_what_the_title_loop_gave() -> None:
+    ctx = _hostile_context()
+    for text in [*PIECES, *CORPUS[:500], *PIECES]:
+        title = text[:80]
+        assert _title_fit(ctx, title) == _old_title_fit(ctx, title), repr(title)
+
+
+def test_white_space_folds_to_white_space_only() -> None:
+    # Folding word by word equals folding the text only if no white space character folds
+    # into something else, and no other character lower-cases into white space.
+    every = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i < 0xE000]
+    for char in every:
+        if char.isspace():
+            stripped = text_mod._strip_accents(char)
+            assert stripped.isspace(), hex(ord(char))  # never empty: "".isspace() is False
+        else:
+            assert not any(c.isspace() for c in char.lower()), hex(ord(char))

@@ -25,6 +25,7 @@ from typing import Any
 
 from peregrine.lib.text import fold, keyword_pattern, normalise_company, normalise_title
 from peregrine.services.normalise import locations_compatible
+from peregrine.services.scoring import ScoringContext, score_new_job
 from peregrine.services.titles import core_words, seniority, tokenise
 from peregrine.storage.queries import discovery as disc_q
 from peregrine.storage.queries import jobs as job_q
@@ -86,7 +87,12 @@ class StoreReport:
     salary_unknown: int = 0
     filtered: Counter[str] = field(default_factory=Counter)
     new_urls: list[str] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)  # in the order of ``new_urls``
+    scored: int = 0  # new jobs stored with their score
     merged_ids: list[int] = field(default_factory=list)  # stored jobs that gained a source
+    # Stored jobs (new in this batch or not) whose scoring input this batch may have changed:
+    # repeats that can fill in what a job lacked, merge targets given a description.
+    touched_ids: set[int] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +109,8 @@ class StoreReport:
 # Companies repeat across a batch (and across sources); normalising each once saves a third
 # of the de-duplication time.
 _company_key = lru_cache(maxsize=65_536)(normalise_company)
+# Titles repeat as much ("Senior Software Engineer"), across sources and runs.
+_title_key = lru_cache(maxsize=65_536)(normalise_title)
 
 
 @lru_cache(maxsize=65_536)
@@ -130,12 +138,49 @@ class _Entry:
     job_id: int | None  # stored job, or None for one inserted in this batch
     url: str
     applied: bool
+    has_description: bool
+
+
+def _stored_blocks(conn: Any, companies: list[str], titles: list[str]) -> dict[str, list[_Entry]]:
+    """The stored jobs of these companies, by company, in the order the index gives them.
+
+    Company and title come from the index alone; place, status and whether there is a
+    description are read (from the long rows) only for jobs whose title is the same role as
+    one in the batch, the only ones de-duplication looks at beyond their title.
+    """
+    wanted: dict[str, set[str]] = {}
+    for company, title in zip(companies, titles, strict=True):
+        if company:
+            wanted.setdefault(company, set()).add(title)
+    keys = disc_q.job_keys_for_companies(conn, companies=list(wanted))
+    needed = [
+        job_id
+        for job_id, company, title in keys
+        if any(same_role(mine, title) for mine in wanted[company])
+    ]
+    details = disc_q.job_details(conn, ids=needed)
+    blocks: dict[str, list[_Entry]] = {}
+    for job_id, company, title in keys:
+        # A job not looked up is never compared beyond its title: no value here is read.
+        location, status, has_description = details.get(job_id, ("", "", True))
+        blocks.setdefault(company, []).append(
+            _Entry(title, location, job_id, "", status in APPLIED_STATUSES, has_description)
+        )
+    return blocks
 
 
 def store_listings(
-    conn: Any, *, jobs: list[job_q.NewJob], filters: Filters, now: str
+    conn: Any,
+    *,
+    jobs: list[job_q.NewJob],
+    filters: Filters,
+    now: str,
+    scorer: ScoringContext | None = None,
 ) -> StoreReport:
-    """Filter, de-duplicate and store a batch in the caller's (write) transaction."""
+    """Filter, de-duplicate and store a batch in the caller's (write) transaction.
+
+    With a ``scorer``, each new job is stored with its score, explanation and gaps.
+    """
     report = StoreReport(received=len(jobs))
     kept: list[job_q.NewJob] = []
     for job in jobs:
@@ -160,23 +205,12 @@ def store_listings(
     fresh = [job for url, job in by_url.items() if url not in known]
 
     # Cross-source duplicates and the applied guard, block by block.
-    blocks: dict[str, list[_Entry]] = {}
     companies = [_company_key(job.company) for job in fresh]
-    for stored in disc_q.jobs_for_companies(conn, companies=companies):
-        blocks.setdefault(stored.company_norm, []).append(
-            _Entry(
-                stored.title_norm,
-                stored.location,
-                stored.id,
-                "",
-                stored.status in APPLIED_STATUSES,
-            )
-        )
-    to_insert: list[job_q.NewJob] = []
-    flags: list[tuple[str, list[str], int | None]] = []
+    titles = [_title_key(job.title) for job in fresh]
+    blocks = _stored_blocks(conn, companies, titles)
+    to_insert: list[tuple[job_q.NewJob, job_q.NewJobExtras]] = []
     merges: list[tuple[_Entry, job_q.NewJob]] = []
-    for job, company in zip(fresh, companies, strict=True):
-        title_norm = normalise_title(job.title)
+    for job, company, title_norm in zip(fresh, companies, titles, strict=True):
         block = blocks.setdefault(company, []) if company else []
         applied_match: int | None = None
         target: _Entry | None = None
@@ -203,19 +237,29 @@ def store_listings(
         ):
             job_flags.append("salary_unknown")
             report.salary_unknown += 1
-        to_insert.append(job)
-        flags.append((job.url, job_flags, applied_match))
+        extras = job_q.NewJobExtras(_company_key(job.company), title_norm, job_flags, applied_match)
+        if scorer is not None:
+            score = score_new_job(scorer, job, found=now)
+            extras = extras._replace(
+                match_score=score.score, match_explanation=score.explanation,
+                keyword_gaps=score.gaps,
+            )  # fmt: skip
+        to_insert.append((job, extras))
         if company:
-            block.append(_Entry(title_norm, job.location, None, job.url, False))
+            entry = _Entry(title_norm, job.location, None, job.url, False, bool(job.description))
+            block.append(entry)
 
-    job_q.upsert_jobs(conn, jobs=[*repeats, *to_insert], now=now)
-    disc_q.set_flags_by_url(conn, values=flags, now=now)
+    if repeats:
+        job_q.upsert_jobs(conn, jobs=repeats, now=now)
+        report.touched_ids.update(known[job.url] for job in repeats)
+    new_ids = job_q.insert_new_jobs(conn, jobs=to_insert, now=now)
     report.inserted = len(to_insert)
-    report.new_urls = [job.url for job in to_insert]
+    report.new_urls = [job.url for job, _ in to_insert]
+    report.new_ids = new_ids
+    report.scored = len(to_insert) if scorer is not None else 0
 
     # Links for exact repeats within the batch and for cross-source merges.
-    pending_urls = [url for url, _ in extra_links] + [t.url for t, _ in merges if t.job_id is None]
-    ids = disc_q.known_urls(conn, urls=pending_urls) if pending_urls else {}
+    ids = {**known, **dict(zip(report.new_urls, new_ids, strict=True))}
     links: list[tuple[int, str, str, str | None]] = []
     descriptions: list[tuple[int, str]] = []
     for url, job in extra_links:
@@ -227,7 +271,12 @@ def store_listings(
         if job_id is None:
             continue
         links.append((job_id, job.source, job.source_url or job.url, job.external_id))
-        descriptions.append((job_id, job.description))
+        if job.description and not target.has_description:
+            # Only a job without a description takes this one (the UPDATE says so too); the
+            # description of every other duplicate is never sent to the database.
+            descriptions.append((job_id, job.description))
+            target.has_description = True
+            report.touched_ids.add(job_id)
         merged_targets.add(job_id)
         report.merged += 1
     disc_q.link_sources(conn, links=links, now=now)

@@ -76,9 +76,12 @@ class DiscoveryReport:
     elapsed: float = 0.0
     cancelled: bool = False
     new_urls: list[str] = field(default_factory=list, repr=False)
+    new_ids: list[int] = field(default_factory=list, repr=False)
+    touched_ids: set[int] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in {"sources", "new_urls"}}
+        hidden = {"sources", "new_urls", "new_ids", "touched_ids"}
+        data = {k: v for k, v in self.__dict__.items() if k not in hidden}
         data["filtered"] = dict(self.filtered)
         data["sources"] = [s.as_dict() for s in self.sources]
         return data
@@ -216,29 +219,43 @@ def run_discovery(
             return _finish(report, started)
 
         today = utcnow().date()
+        scorer: scoring.ScoringContext | None = None
+        scorer_error: scoring.ScoringError | None = None
+        if score:
+            try:
+                scorer = load_scorer(db, profile_name=profile_name)
+            except scoring.ScoringError as exc:
+                # Unusable weights fail the run where scoring happens, after storing, as
+                # before: the listings found are kept.
+                scorer_error = exc
         for profile, result in results:
-            _store(db, report, profile, result, today)
+            jobs = normalise_result(report, profile, result, today)
+            store_jobs(db, report, profile, jobs, scorer=scorer)
         progress_fn("storing", 0.7)
 
-        new_ids = _new_ids(db, report)
+        new_ids = sorted(report.new_ids)
+        enriched_ids: list[int] = []
         if enrich and not is_cancelled():
-            enrich_summary = enrich_jobs(
+            enriched_ids, report.enrich_failed = _enrich(
                 db,
                 client,
                 job_ids=new_ids,
+                limit=ENRICH_LIMIT,
                 progress=lambda f: progress_fn("enriching", 0.7 + 0.2 * f),
                 cancelled=is_cancelled,
             )
-            report.enriched, report.enrich_failed = enrich_summary
-        if score and not is_cancelled() and new_ids:
-            summary = scoring.score_jobs(
+            report.enriched = len(enriched_ids)
+        if scorer_error is not None and not is_cancelled() and new_ids:
+            raise scorer_error
+        if scorer is not None and not is_cancelled():
+            rescore_changed(
                 db,
-                job_ids=new_ids,
+                report,
+                enriched_ids,
                 profile_name=profile_name,
                 progress=lambda d, t: progress_fn("scoring", 0.9 + 0.1 * d / max(t, 1)),
                 cancelled=is_cancelled,
             )
-            report.scored = summary.scored
         report.cancelled = is_cancelled()
     finally:
         if own_http:
@@ -252,13 +269,19 @@ def _finish(report: DiscoveryReport, started: float) -> DiscoveryReport:
     return report
 
 
-def _store(
-    db: UserDB,
+def load_scorer(db: UserDB, *, profile_name: str | None) -> scoring.ScoringContext:
+    """What scoring needs from the user, read once per run (new jobs are scored as stored)."""
+    with db.read() as conn:
+        return scoring.ScoringContext.load(conn, profile_name=profile_name)
+
+
+def normalise_result(
     report: DiscoveryReport,
     profile: profile_q.SearchProfile,
     result: SourceResult,
     today: date,
-) -> None:
+) -> list[job_q.NewJob]:
+    """The listings of one source, normalised; unreadable and too old ones are counted."""
     entry = SourceReport(
         profile=profile.name,
         source=result.source,
@@ -288,11 +311,24 @@ def _store(
         jobs.append(job)
     report.received += len(result.listings)
     report.invalid += entry.invalid
+    return jobs
+
+
+def store_jobs(
+    db: UserDB,
+    report: DiscoveryReport,
+    profile: profile_q.SearchProfile,
+    jobs: list[job_q.NewJob],
+    *,
+    scorer: scoring.ScoringContext | None,
+) -> None:
+    """Filter, de-duplicate and store one source's jobs in one transaction, each new job
+    with its score when there is a ``scorer``."""
     if not jobs:
         return
     with db.write() as conn:
         filters = Filters.load(conn, profile=profile)
-        stored = store_listings(conn, jobs=jobs, filters=filters, now=now_iso())
+        stored = store_listings(conn, jobs=jobs, filters=filters, now=now_iso(), scorer=scorer)
     report.inserted += stored.inserted
     report.exact_duplicates += stored.exact_duplicates
     report.merged += stored.merged
@@ -300,13 +336,34 @@ def _store(
     report.salary_unknown += stored.salary_unknown
     report.filtered.update(stored.filtered)
     report.new_urls.extend(stored.new_urls)
+    report.new_ids.extend(stored.new_ids)
+    report.scored += stored.scored
+    report.touched_ids.update(stored.touched_ids)
 
 
-def _new_ids(db: UserDB, report: DiscoveryReport) -> list[int]:
-    if not report.new_urls:
-        return []
-    with db.read() as conn:
-        return sorted(disc_q.ids_for_urls(conn, urls=report.new_urls))
+def rescore_changed(
+    db: UserDB,
+    report: DiscoveryReport,
+    enriched_ids: list[int],
+    *,
+    profile_name: str | None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> int:
+    """Score again the jobs of this run that changed after they were stored with a score
+    (a later source filled in what they lacked, enrichment fetched their description), so
+    every new job ends with the score a pass over the finished rows would give it."""
+    changed = (report.touched_ids | set(enriched_ids)) & set(report.new_ids)
+    if not changed:
+        return 0
+    summary = scoring.score_jobs(
+        db,
+        job_ids=sorted(changed),
+        profile_name=profile_name,
+        progress=progress,
+        cancelled=cancelled,
+    )
+    return summary.scored
 
 
 def enrich_jobs(
@@ -319,13 +376,30 @@ def enrich_jobs(
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[int, int]:
     """Fetch the page of jobs that have no description; returns (enriched, failed)."""
+    enriched, failed = _enrich(
+        db, http, job_ids=job_ids, limit=limit, progress=progress, cancelled=cancelled
+    )
+    return len(enriched), failed
+
+
+def _enrich(
+    db: UserDB,
+    http: HttpClient,
+    *,
+    job_ids: list[int] | None,
+    limit: int,
+    progress: Callable[[float], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> tuple[list[int], int]:
+    """(ids of the jobs given a description, how many pages failed)."""
     with db.read() as conn:
         waiting = disc_q.jobs_without_description(conn, limit=10_000)
     if job_ids is not None:
         wanted = set(job_ids)
         waiting = [(i, u) for i, u in waiting if i in wanted]
     waiting = waiting[:limit]
-    enriched = failed = 0
+    enriched: list[int] = []
+    failed = 0
     for done, (job_id, url) in enumerate(waiting, start=1):
         if cancelled is not None and cancelled():
             break
@@ -342,7 +416,7 @@ def enrich_jobs(
         if text:
             with db.write() as conn:
                 if disc_q.set_description(conn, job_id=job_id, text=text, now=now_iso()):
-                    enriched += 1
+                    enriched.append(job_id)
         else:
             failed += 1
         if progress is not None:

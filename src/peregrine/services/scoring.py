@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from peregrine.lib.clock import now_iso, utcnow
 from peregrine.lib.text import fold, refold
 from peregrine.services.normalise import location_key, locations_compatible
 from peregrine.services.titles import (
     core_words,
-    fast_fold,
     folded_token_set,
     seniority,
     tokenise,
 )
 from peregrine.storage.queries import discovery as disc_q
+from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import preferences as pref_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
@@ -58,6 +58,27 @@ KNOWN_SKILLS: tuple[str, ...] = (
     "computer vision", "figma", "tableau", "excel", "salesforce", "jira", "agile", "scrum",
     "security", "networking", "microservices", "observability", "prometheus", "grafana",
 )  # fmt: skip
+
+
+MEMO_WORDS = 200_000  # distinct words remembered per context before the memo starts over
+
+
+class _Memo:
+    """What each distinct raw word of a job text contributes, learnt once per context.
+
+    A job's words are mostly words other jobs used too, so after the first few hundred jobs
+    almost every word is known: finding what a text holds is then a split, a set and two set
+    operations in C, with Python code only for the few words that hold a term.
+    """
+
+    __slots__ = ("places", "relevant", "relevant_words", "seen", "titles")
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}  # raw word → fold(word)
+        self.relevant_words: set[str] = set()
+        self.relevant: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.titles: dict[str, tuple[str, float, int | None, tuple[int, str] | None]] = {}
+        self.places: dict[tuple[str, str], tuple[float, str]] = {}
 
 
 class ScoringError(ValueError):
@@ -96,6 +117,10 @@ class ScoringContext:
     salary_floor: float | None
     weights: dict[str, float]
     today: date
+    # Each phrase's white-space separated pieces; every piece lies inside one word of a text
+    # that holds the phrase, so a phrase is only searched for when all its pieces were seen.
+    pieces: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    memo: _Memo = field(default_factory=_Memo, compare=False, repr=False)
 
     @classmethod
     def load(
@@ -165,6 +190,7 @@ class ScoringContext:
             salary_floor=salary_floor,
             weights=weights or dict(DEFAULT_WEIGHTS),
             today=today or utcnow().date(),
+            pieces={t: tuple(t.split()) for t in phrases},
         )
 
 
@@ -175,37 +201,27 @@ class Score:
     gaps: list[str]
 
 
-def score_job(ctx: ScoringContext, job: disc_q.ScoringRow) -> Score:
-    text = fast_fold(f"{job.title}\n{job.description}")
-    # One tokenising pass finds single-word terms by set lookup ("go" is not in "Google", nor
-    # "java" in "JavaScript"); the few phrases are pre-checked by substring (C speed) and only
-    # then confirmed by their whole-word pattern.
-    # The tokeniser folds its input again; a folded ASCII text stays as it is, and refold()
-    # finds cheaply whether a non-ASCII one would change.
-    again = text if text.isascii() else refold(text)
-    present = set(ctx.single.intersection(folded_token_set(again)))
-    present.update(t for t, p in ctx.phrases.items() if t in text and _phrase_in(t, p, text))
+def score_job(ctx: ScoringContext, job: disc_q.ScoringRow | _NewRow) -> Score:
+    present = _terms_in(ctx, f"{job.title}\n{job.description}")
     matched = [s for s in ctx.skills if s in present]
     have = set(ctx.skills)
     gaps = sorted(t for t in present & ctx.vocabulary if t not in have)
     skills_score = len(matched) / (len(matched) + len(gaps)) if matched or gaps else 0.5
 
-    title_tokens = tokenise(job.title)
-    title_words = core_words(title_tokens)
-    level = seniority(title_tokens)
-    best_title, title_score, wanted_level = "", 0.5 if not ctx.wanted_titles else 0.0, None
-    for wanted, words, wanted_lvl in ctx.wanted_titles:
-        # A wanted title of only level words ("CTO") matches on seniority alone.
-        overlap = len(words & title_words) / len(words) if words else float(not title_words)
-        if overlap > title_score or not best_title:
-            best_title, title_score, wanted_level = wanted, overlap, wanted_lvl
+    best_title, title_score, wanted_level, level = _title_fit(ctx, job.title)
     job_level = level[0] if level else None
     if job_level is None or wanted_level is None:
         seniority_score = 0.7
     else:
         seniority_score = {0: 1.0, 1: 0.5}.get(abs(job_level - wanted_level), 0.0)
 
-    location_score, location_reason = _location_fit(ctx, job)
+    place = (job.location, job.work_mode)
+    fit = ctx.memo.places.get(place)
+    if fit is None:
+        if len(ctx.memo.places) > MEMO_WORDS:
+            ctx.memo.places.clear()
+        fit = ctx.memo.places[place] = _location_fit(ctx, job)
+    location_score, location_reason = fit
     salary_score, salary_reason = _salary_fit(ctx, job)
     age = _age_days(ctx, job)
     fresh_score = 0.5 if age is None else max(0.0, 1 - age / FRESH_DAYS)
@@ -243,6 +259,182 @@ def score_job(ctx: ScoringContext, job: disc_q.ScoringRow) -> Score:
     return Score(score=score, explanation=explanation, gaps=gaps[:MAX_LISTED])
 
 
+class _NewRow(NamedTuple):
+    """What scoring reads of a job, for one about to be stored (see ``score_new_job``)."""
+
+    title: str
+    location: str
+    work_mode: str
+    description: str
+    salary_annual_min: float | None
+    salary_annual_max: float | None
+    date_posted: str | None
+    date_found: str
+
+
+def score_new_job(ctx: ScoringContext, job: job_q.NewJob, *, found: str) -> Score:
+    """The score ``score_job`` gives ``job`` once it is stored with ``date_found = found``:
+    discovery scores new jobs before inserting them, so each is written once."""
+    row = _NewRow(
+        job.title, job.location, job.work_mode, job.description, job.salary_annual_min,
+        job.salary_annual_max, job.date_posted, found,
+    )  # fmt: skip
+    return score_job(ctx, row)
+
+
+def _terms_in(ctx: ScoringContext, text: str) -> set[str]:
+    """The terms ``text`` holds: single-token terms among the tokens of the twice-folded
+    text, phrases by whole-word search of the folded text.
+
+    Folding and tokenising work word by word (white space is never folded into anything
+    else, and a token never spans white space), so the tokens of a text are the union of
+    the tokens of its raw words, each worked out once per context (``_Memo``).
+    """
+    memo = ctx.memo
+    words = set(text.split())
+    unseen = words.difference(memo.seen)
+    if unseen:
+        if len(memo.seen) + len(unseen) > MEMO_WORDS:
+            memo.seen.clear()
+            memo.relevant.clear()
+            memo.relevant_words.clear()
+            unseen = words
+        _learn(ctx, unseen)
+    present: set[str] = set()
+    pieces: set[str] = set()
+    holders: list[tuple[str, frozenset[str]]] = []
+    for word in words.intersection(memo.relevant_words):
+        terms, found = memo.relevant[word]
+        present |= terms
+        if found:
+            pieces |= found
+            holders.append((word, found))
+    if pieces:
+        lowered: str | None = None
+        for term, parts in ctx.pieces.items():
+            if not all(p in pieces for p in parts):
+                continue
+            pattern = ctx.phrases[term]
+            if text.isascii():
+                # fold() would collapse white space, but an ASCII text is only lower-cased.
+                if lowered is None:
+                    lowered = text.lower()
+                found_here = term in lowered and _phrase_in(term, pattern, lowered)
+            else:
+                starts = [w for w, found in holders if parts[0] in found]
+                found_here = _phrase_in_words(term, pattern, len(parts), starts, text, memo)
+            if found_here:
+                present.add(term)
+    return present
+
+
+WINDOWS = 16  # phrase starts looked at one by one; beyond that the whole text is folded
+
+
+def _phrase_in_words(
+    term: str,
+    pattern: re.Pattern[str],
+    size: int,
+    starts: list[str],
+    text: str,
+    memo: _Memo,
+) -> bool:
+    """Whether ``term`` (``size`` pieces) is in fold(text), for a non-ASCII ``text``.
+
+    fold(text) is the folded raw words joined by single spaces (empty ones left out). A
+    match begins inside a raw word whose fold holds the phrase's first piece (``starts``)
+    and ends within the ``size - 1`` folded parts after it; the pattern's look-arounds see a
+    space or the text's edge at a window's edge either way, so searching that word and the
+    parts after it finds exactly the matches that begin in that word.
+    """
+    folds = memo.seen
+    if sum(map(text.count, starts)) <= WINDOWS:
+        found = _phrase_in_windows(term, pattern, size, starts, text, folds)
+        if found is not None:
+            return found
+    folded = " ".join(filter(None, map(folds.__getitem__, text.split())))
+    return term in folded and _phrase_in(term, pattern, folded)
+
+
+def _phrase_in_windows(
+    term: str,
+    pattern: re.Pattern[str],
+    size: int,
+    starts: list[str],
+    text: str,
+    folds: dict[str, str],
+) -> bool | None:
+    """The search of ``_phrase_in_words`` window by window; None when a window could not be
+    built from the next few words (too many fold to nothing)."""
+    room = size + 8
+    for word in starts:
+        at = text.find(word)
+        while at != -1:
+            end = at + len(word)
+            # Only where ``word`` is a whole raw word (str.split and isspace agree).
+            if (at == 0 or text[at - 1].isspace()) and (end == len(text) or text[end].isspace()):
+                window = _window(folds, word, text[end:].split(None, room), room, size)
+                if window is None:
+                    return None
+                if term in window and _phrase_in(term, pattern, window):
+                    return True
+            at = text.find(word, at + 1)
+    return False
+
+
+def _window(
+    folds: dict[str, str], first: str, after: list[str], room: int, size: int
+) -> str | None:
+    """``first`` and the next ``size - 1`` folded parts, joined; None when ``after`` (the
+    text after ``first`` split at most ``room`` times) was cut before enough parts."""
+    window, parts = [folds[first]], 0
+    for raw in after[:room]:
+        if parts >= size - 1:
+            break
+        part = folds[raw]
+        if part:
+            window.append(part)
+            parts += part.count(" ") + 1
+    if parts < size - 1 and len(after) > room:
+        return None
+    return " ".join(window)
+
+
+def _learn(ctx: ScoringContext, words: set[str]) -> None:
+    memo = ctx.memo
+    all_pieces = {p for parts in ctx.pieces.values() for p in parts}
+    for word in words:
+        folded = memo.seen[word] = fold(word)
+        again = folded if folded.isascii() else refold(folded)
+        terms = ctx.single.intersection(folded_token_set(again))
+        found = frozenset(p for p in all_pieces if p in folded)
+        if terms or found:
+            memo.relevant[word] = (terms, found)
+            memo.relevant_words.add(word)
+
+
+def _title_fit(
+    ctx: ScoringContext, title: str
+) -> tuple[str, float, int | None, tuple[int, str] | None]:
+    """(best wanted title, title score, its level, the job's level); titles repeat a lot."""
+    known = ctx.memo.titles.get(title)
+    if known is not None:
+        return known
+    title_tokens = tokenise(title)
+    title_words = core_words(title_tokens)
+    level = seniority(title_tokens)
+    best_title, title_score, wanted_level = "", 0.5 if not ctx.wanted_titles else 0.0, None
+    for wanted, words, wanted_lvl in ctx.wanted_titles:
+        # A wanted title of only level words ("CTO") matches on seniority alone.
+        overlap = len(words & title_words) / len(words) if words else float(not title_words)
+        if overlap > title_score or not best_title:
+            best_title, title_score, wanted_level = wanted, overlap, wanted_lvl
+    if len(ctx.memo.titles) > MEMO_WORDS:
+        ctx.memo.titles.clear()
+    known = ctx.memo.titles[title] = (best_title, title_score, wanted_level, level)
+    return known
+
+
 def _phrase_in(term: str, pattern: re.Pattern[str], text: str) -> bool:
     """``pattern.search(text)``, trying the pattern only where ``term`` occurs: it starts with
     a look-behind, so a plain search would try it at every character."""
@@ -255,7 +447,7 @@ def _phrase_in(term: str, pattern: re.Pattern[str], text: str) -> bool:
     return False
 
 
-def _location_fit(ctx: ScoringContext, job: disc_q.ScoringRow) -> tuple[float, str]:
+def _location_fit(ctx: ScoringContext, job: disc_q.ScoringRow | _NewRow) -> tuple[float, str]:
     pref, mode = ctx.remote_preference, job.work_mode
     if pref == "remote":
         if mode == "remote":
@@ -277,7 +469,7 @@ def _location_fit(ctx: ScoringContext, job: disc_q.ScoringRow) -> tuple[float, s
     return 0.1, f"{job.location} is not among your locations"
 
 
-def _salary_fit(ctx: ScoringContext, job: disc_q.ScoringRow) -> tuple[float, str]:
+def _salary_fit(ctx: ScoringContext, job: disc_q.ScoringRow | _NewRow) -> tuple[float, str]:
     best = job.salary_annual_max or job.salary_annual_min
     if best is None:
         return 0.5, "salary not stated"
@@ -288,7 +480,7 @@ def _salary_fit(ctx: ScoringContext, job: disc_q.ScoringRow) -> tuple[float, str
     return max(0.0, best / ctx.salary_floor - 0.2), "below your floor"
 
 
-def _age_days(ctx: ScoringContext, job: disc_q.ScoringRow) -> int | None:
+def _age_days(ctx: ScoringContext, job: disc_q.ScoringRow | _NewRow) -> int | None:
     stamp = job.date_posted or job.date_found
     if not stamp:
         return None

@@ -33,6 +33,7 @@ class KnownJob:
     title_norm: str
     location: str
     status: str
+    has_description: bool = True
 
 
 def jobs_for_companies(conn: Any, *, companies: Sequence[str]) -> list[KnownJob]:
@@ -41,13 +42,46 @@ def jobs_for_companies(conn: Any, *, companies: Sequence[str]) -> list[KnownJob]
     for part in _chunks([c for c in dict.fromkeys(companies) if c]):
         marks = ", ".join("?" for _ in part)
         out.extend(
-            KnownJob(int(r[0]), r[1], r[2], r[3], r[4])
+            KnownJob(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5]))
             for r in conn.execute(
-                "SELECT id, company_norm, title_norm, location, status FROM jobs "
+                # length() of a text reads only its size, never the (long) text itself.
+                "SELECT id, company_norm, title_norm, location, status, "
+                "length(description) > 0 FROM jobs "
                 f"WHERE company_norm IN ({marks})",
                 list(part),
             )
         )
+    return out
+
+
+def job_keys_for_companies(conn: Any, *, companies: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(id, company_norm, title_norm) of every stored job of these (normalised) companies,
+    read from the (company_norm, title_norm) index without touching the rows."""
+    out: list[tuple[int, str, str]] = []
+    for part in _chunks([c for c in dict.fromkeys(companies) if c]):
+        marks = ", ".join("?" for _ in part)
+        out.extend(
+            (int(r[0]), r[1], r[2])
+            for r in conn.execute(
+                "SELECT id, company_norm, title_norm FROM jobs INDEXED BY jobs_company_title "
+                f"WHERE company_norm IN ({marks})",
+                list(part),
+            )
+        )
+    return out
+
+
+def job_details(conn: Any, *, ids: Sequence[int]) -> dict[int, tuple[str, str, bool]]:
+    """id → (location, status, has a description) for these jobs."""
+    out: dict[int, tuple[str, str, bool]] = {}
+    for part in _chunks(list(dict.fromkeys(ids))):
+        marks = ", ".join("?" for _ in part)
+        for r in conn.execute(
+            # length() of a text reads only its size, never the (long) text itself.
+            f"SELECT id, location, status, length(description) > 0 FROM jobs WHERE id IN ({marks})",
+            list(part),
+        ):
+            out[int(r[0])] = (r[1], r[2], bool(r[3]))
     return out
 
 

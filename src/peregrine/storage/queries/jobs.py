@@ -216,6 +216,68 @@ def upsert_jobs(conn: Any, *, jobs: Iterable[NewJob], now: str) -> UpsertResult:
     return UpsertResult(inserted=inserted, updated=len(rows) - inserted)
 
 
+class NewJobExtras(NamedTuple):
+    """What discovery knows about a new job before inserting it: its flags, the applied job
+    it repeats, its normalised keys, and its score when one was computed."""
+
+    company_norm: str
+    title_norm: str
+    flags: list[str]
+    applied_match_id: int | None = None
+    match_score: float | None = None
+    match_explanation: dict[str, Any] | None = None
+    keyword_gaps: list[str] | None = None
+
+
+_INSERT_NEW = """
+INSERT INTO jobs (title, company, company_norm, title_norm, location, is_remote, work_mode, url,
+                  source, external_id, description, salary_text, salary_min, salary_max,
+                  salary_currency, salary_interval, salary_annual_min, salary_annual_max,
+                  date_posted, date_found, updated_at, flags, applied_match_id, match_score,
+                  match_explanation, keyword_gaps)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_LINK_BY_ID = """
+INSERT OR IGNORE INTO job_sources (job_id, source, url, external_id, found_at)
+VALUES (?, ?, ?, ?, ?)
+"""
+
+
+def insert_new_jobs(
+    conn: Any, *, jobs: Sequence[tuple[NewJob, NewJobExtras]], now: str
+) -> list[int]:
+    """Insert jobs whose canonical URL the caller found unknown in this same transaction,
+    each with its source link, flags and score in the one INSERT; returns their ids.
+
+    Every statement that touches a stored job rewrites its whole row (the description
+    included) and fires the change-mark trigger, so writing flags and score here instead of
+    in later UPDATEs saves two or three row writes per job.
+    """
+    cur = conn.cursor()
+    ids: list[int] = []
+    links: list[tuple[int, str, str, str | None, str]] = []
+    for job, extra in jobs:
+        cur.execute(
+            _INSERT_NEW,
+            (
+                job.title, job.company, extra.company_norm, extra.title_norm, job.location,
+                1 if job.work_mode == "remote" else 0, job.work_mode, job.url, job.source,
+                job.external_id, job.description, job.salary_text, job.salary_min,
+                job.salary_max, job.salary_currency, job.salary_interval,
+                job.salary_annual_min, job.salary_annual_max, job.date_posted, now, now,
+                json.dumps(sorted(set(extra.flags))), extra.applied_match_id, extra.match_score,
+                "{}" if extra.match_explanation is None
+                else json.dumps(extra.match_explanation, separators=(",", ":")),
+                "[]" if extra.keyword_gaps is None else json.dumps(extra.keyword_gaps),
+            ),
+        )  # fmt: skip
+        job_id = int(cur.lastrowid)
+        ids.append(job_id)
+        links.append((job_id, job.source, job.source_url or job.url, job.external_id, now))
+    conn.executemany(_LINK_BY_ID, links)
+    return ids
+
+
 def get_job(conn: Any, *, job_id: int) -> Job | None:
     row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
