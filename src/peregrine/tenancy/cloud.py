@@ -9,7 +9,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,10 @@ class CloudTenancy:
         self._replacing: set[str] = set()
         # Users whose scratch folder this process has swept (see ``_open_existing``).
         self._swept: set[str] = set()
+        # Tenants whose folder passed the containment checks (see ``tenant``), by user id.
+        self._tenants: OrderedDict[str, Tenant] = OrderedDict()
+        self._tenants_max = max(64, 2 * settings.cloud_db_cache_size)
+        self._tenants_lock = threading.Lock()
 
     @property
     def workdir_root(self) -> Path:
@@ -147,13 +151,39 @@ class CloudTenancy:
     def store(self, request: Any) -> CloudUserStore:
         """The signed-in user's storage (see tenancy/store.py); 401/503 otherwise."""
         user_id = self.authenticate(request.headers)
+        tenant = self.tenant(user_id)
+        request.state.user_id = user_id
+        return CloudUserStore(self, tenant)
+
+    def tenant(self, user_id: str) -> Tenant:
+        """The user's folder and key, or ``TenantUnavailable``.
+
+        The folder checks (canonical id, containment in the data root, no link on the way:
+        ~14 ``lstat`` and a ``realpath``) ran on every request and cost more than serving a
+        cached page. They are remembered per user for as long as this process has not
+        closed the user's data: ``close_user`` (account deletion, restore, a tombstone
+        seen by another process's erasure) forgets them, so the next request checks the
+        folder again before anything in it is opened.
+        """
+        with self._tenants_lock:
+            tenant = self._tenants.get(user_id)
+            if tenant is not None:
+                self._tenants.move_to_end(user_id)
+                return tenant
         try:
             tenant = self.layout.tenant(user_id)
         except IdentityError as exc:
             log.error("refusing user %s: %s", user_id, exc)
             raise TenantUnavailable("this account's data is unavailable") from None
-        request.state.user_id = user_id
-        return CloudUserStore(self, tenant)
+        with self._tenants_lock:
+            self._tenants[tenant.user_id] = tenant
+            while len(self._tenants) > self._tenants_max:
+                self._tenants.popitem(last=False)
+        return tenant
+
+    def _forget_tenant(self, user_id: str) -> None:
+        with self._tenants_lock:
+            self._tenants.pop(user_id, None)
 
     @contextlib.contextmanager
     def borrow_user(self, user_id: str) -> Iterator[UserDB]:
@@ -211,15 +241,11 @@ class CloudTenancy:
         if now >= self._next_sweep:
             self._next_sweep = now + _SWEEP_EVERY_SECONDS
             self.registry.sweep()
-        try:
-            tenant = self.layout.tenant(user_id)
-        except IdentityError as exc:
-            log.error("refusing user %s: %s", user_id, exc)
-            raise TenantUnavailable("this account's data is unavailable") from None
+        tenant = self.tenant(user_id)
         if is_tombstoned(self.layout.root, tenant.user_id):
             # Erased by `peregrine admin delete-user` in another process: this process may
             # still cache a handle on the unlinked file, which must not be served.
-            self.registry.close_user(tenant.user_id)
+            self.close_user(tenant.user_id)
             raise AccountDeleted("this account was deleted")
         db = self.registry.acquire(tenant.user_id, lambda: self._open(tenant))
         self._owners[str(db.path)] = tenant.user_id
@@ -237,6 +263,7 @@ class CloudTenancy:
         except OSError:
             return  # a vanished data root is reported by ready() and the open itself
         if erased:
+            self._forget_tenant(user_id)
             raise AccountDeleted("this account was deleted")
 
     def _open(self, tenant: Tenant) -> UserDB:
@@ -312,7 +339,9 @@ class CloudTenancy:
             self.registry.release(user_id, db)
 
     def close_user(self, user_id: str) -> None:
-        """Close the user's open handle (before deleting their data)."""
+        """Close the user's open handle (before deleting or replacing their data) and
+        forget their folder checks, so the next request makes them again."""
+        self._forget_tenant(user_id)
         self.registry.close_user(user_id)
 
 

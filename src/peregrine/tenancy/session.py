@@ -8,7 +8,9 @@ also have the shape of a *session* token. Tokens and cookies never reach logs.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +39,8 @@ REQUIRED_CLAIMS = ("id", "role", "app_access", "admin_access")
 FORBIDDEN_CLAIMS = ("scope", "share", "aud")
 REVOCATION_TTL_SECONDS = 60.0
 _REVOCATION_CACHE_MAX = 10_000
+# Verified tokens remembered per process (see TokenVerifier): a few hundred bytes each.
+VERIFIED_CACHE_MAX = 10_000
 
 
 class SessionError(Exception):
@@ -104,15 +108,53 @@ class Session:
 class TokenVerifier:
     """Checks a Directus session JWT and returns its canonical user id."""
 
-    def __init__(self, secret: bytes, *, leeway: int = JWT_LEEWAY_SECONDS) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        leeway: int = JWT_LEEWAY_SECONDS,
+        cache_size: int = VERIFIED_CACHE_MAX,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if leeway > JWT_LEEWAY_SECONDS:
             raise ValueError(f"leeway must be at most {JWT_LEEWAY_SECONDS} seconds")
         self._secret = secret
         self._leeway = leeway
+        self._clock = clock
+        # Verified sessions by a keyed hash of the exact token string. Verifying a token
+        # again (base64, JSON, HMAC, claim checks) was the largest tenancy cost of a cached
+        # page; a token's signature and claims cannot change, only time can, so a hit
+        # re-checks expiry against the clock on every use. The key is random per process,
+        # so the cache's keys say nothing about the tokens, and the tokens are not kept.
+        self._cache_key = secrets.token_bytes(32)
+        self._cache_size = cache_size
+        self._cache: OrderedDict[bytes, Session] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Session:
         if len(token) > MAX_TOKEN_BYTES:
             raise SessionError("session token too large")
+        key = hmac.new(self._cache_key, token.encode(), hashlib.sha256).digest()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is not None:
+            # The same test PyJWT applies: expired once exp <= now - leeway.
+            if cached.expires_at <= self._clock() - self._leeway:
+                with self._lock:
+                    self._cache.pop(key, None)
+                raise SessionError("session token refused (ExpiredSignatureError)")
+            return cached
+        session = self._verify(token)
+        if self._cache_size > 0:
+            with self._lock:
+                self._cache[key] = session
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return session
+
+    def _verify(self, token: str) -> Session:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

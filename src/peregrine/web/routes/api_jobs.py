@@ -16,9 +16,12 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep, query_model, query_parameters, read_with
-from peregrine.web.fragments import LRU, FragmentCache
+from peregrine.web.fragments import LRU, FragmentCache, page_cache
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+# A 50-job page is ~35 KB: room for one page each of ~1,800 tenants.
+API_PAGES_MAX_BYTES = 64 * 1024 * 1024
 
 SortParam = Literal["score", "newest", "posted", "salary", "company", "title"]
 if TYPE_CHECKING:
@@ -153,16 +156,23 @@ def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
     sort, limit, offset = query.sort, query.limit, query.offset
     state = request.app.state.__dict__
     rows_cache: FragmentCache = state.setdefault("api_job_rows", FragmentCache(maxsize=4096))
-    pages_cache: LRU[bytes] = state.setdefault("api_job_pages", LRU(maxsize=64))
+    pages_cache: LRU[tuple[int, bytes]] | None = state.get("api_job_pages")
+    if pages_cache is None:
+        settings = request.app.state.settings
+        pages_cache = state.setdefault(
+            "api_job_pages", page_cache(settings.cloud_db_cache_size, API_PAGES_MAX_BYTES)
+        )
     db_key = str(db.path)
     with db.read() as conn:
         # One snapshot for the mark and the rows: content read after a concurrent write
         # must not be cached under the mark from before it.
         conn.execute("BEGIN")
         mark = job_q.changes_mark(conn)
-        # The mark is new after any change to any job or source link (migration 0002).
-        page_key = (db_key, mark, flt, sort, limit, offset)
-        body = None if mark is None else pages_cache.get(page_key)
+        # The mark is new after any change to any job or source link (migration 0002);
+        # a page is served only if it was built at the current mark.
+        page_key = (db_key, flt, sort, limit, offset)
+        entry = None if mark is None else pages_cache.get(page_key)
+        body = entry[1] if entry is not None and entry[0] == mark else None
         if body is None:
             marks, total = job_q.page_marks(conn, flt=flt, sort=sort, limit=limit, offset=offset)
             keys = [(db_key, m.id, m.rev) for m in marks]
@@ -189,7 +199,7 @@ def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
             f'"limit":{int(limit)},"offset":{int(offset)}}}'
         ).encode()
         if mark is not None:
-            pages_cache.put(page_key, body)
+            pages_cache.put(page_key, (mark, body))
     return Response(body, media_type="application/json")
 
 

@@ -22,7 +22,7 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep, query_model, read_with
-from peregrine.web.fragments import LRU, FragmentCache
+from peregrine.web.fragments import LRU, FragmentCache, page_cache
 from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
 from peregrine.web.security import csrf_token
@@ -30,6 +30,8 @@ from peregrine.web.security import csrf_token
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+# A review page of 50 cards is 70-150 KB: room for one page each of ~1,000 tenants.
+REVIEW_PAGES_MAX_BYTES = 128 * 1024 * 1024
 UNDO_COOKIE = "peregrine_undo"
 # Review actions and the status each one moves a job to. "Skip" archives: the job leaves the
 # queue without a verdict, and undo brings it back.
@@ -206,7 +208,12 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
     )
     state = request.app.state.__dict__
     cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
-    pages_cache: LRU[tuple[bytes, ...]] = state.setdefault("review_pages", LRU(maxsize=64))
+    pages_cache: LRU[tuple[int, tuple[bytes, ...]]] | None = state.get("review_pages")
+    if pages_cache is None:
+        settings = request.app.state.settings
+        pages_cache = state.setdefault(
+            "review_pages", page_cache(settings.cloud_db_cache_size, REVIEW_PAGES_MAX_BYTES)
+        )
     placeholder: str = state.setdefault("review_csrf_placeholder", secrets.token_hex(16))
     actionable = filters.status == "pending"
     flashes = pending_flashes(request)
@@ -219,8 +226,10 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
         # Everything the page shows but the CSRF token (and flashes, which skip the cache):
         # the jobs and their sources (the mark is new after any change to them), the
         # filters, the day (cards show ages) and the database, so tenants never share a page.
-        page_key = (str(db.path), mark, root(request), filters, today)
-        cached = None if flashes or mark is None else pages_cache.get(page_key)
+        # A page is served only if it was built at the current mark.
+        page_key = (str(db.path), root(request), filters, today)
+        entry = None if flashes or mark is None else pages_cache.get(page_key)
+        cached = entry[1] if entry is not None and entry[0] == mark else None
         if cached is None:
             marks, total = job_q.page_marks(
                 conn,
@@ -256,7 +265,7 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
         # around this request's token, not a search and an encode of the whole page.
         cached = tuple(html.encode().split(placeholder.encode()))
         if mark is not None:
-            pages_cache.put(page_key, cached)
+            pages_cache.put(page_key, (mark, cached))
     # The token goes where the template put the placeholder, escaped as the template would
     # have escaped it (a browser's cookie may hold any printable characters).
     token = str(escape(csrf_token(request.scope))).encode()
