@@ -33,10 +33,10 @@ import sqlcipher3
 from peregrine.storage.backup import DATA_EXPORTS, BackupError
 from peregrine.storage.zipstream import MemberEncoder
 
-# Rows per fetch: about a megabyte of text per batch on long job descriptions.
-_BATCH = 256
+# Rows per fetch: about half a megabyte of text per batch on long job descriptions.
+_BATCH = 128
 # Batches a lane may hold before the producer waits for it.
-_LANE_DEPTH = 4
+_LANE_DEPTH = 2
 _POLL_S = 0.1
 
 
