@@ -1,18 +1,19 @@
 """The members of a backup, made by worker threads and staged in the private work folder.
 
 Making an export costs several times a plain copy's CPU (decrypting, writing the data a
-second and third time as JSON and CSV, hashing and compressing all of it), so the work is
-spread over threads that run on different cores: SQLite releases the GIL while it steps a
-statement (where ``json_object`` and ``printf`` build the text), ISA-L and hashlib release
-it on large buffers. ``backup_export.open_export`` decrypts the snapshot in the calling
-thread while ``produce_text`` reads the same database state through a second connection
-and builds the JSON and CSV text in one pass per table; each member is encoded (CRC-32,
-SHA-256, deflate) in order by its own ``Lane`` thread into a staged file, and the zip is
-then copied from those files in the archive's fixed order.
+second and third time as JSON and CSV, hashing and compressing all of it), so once
+``backup_export.open_export`` has decrypted the plain snapshot the rest is spread over
+threads that run on different cores: SQLite releases the GIL while it steps a statement
+(where ``json_object`` and ``printf`` build the text), ISA-L and hashlib release it on
+large buffers. One ``Lane`` encodes the database member (CRC-32, SHA-256, deflate); two
+readers (``produce_text``) each read the snapshot through their own read-only connection,
+one making the JSON text and one the CSV text, and feed one encoding lane each. Every
+member is encoded in order into a staged file; the zip is then copied from those files in
+the archive's fixed order while the later members are still being made.
 
 Memory stays constant: rows are fetched a batch at a time and each lane holds at most a
 few batches. The staged files hold personal data, so they live only in the export's
-private work folder; ``Lane.close`` and the stop flag end every thread (each checks the
+private work folder; the stop flag and ``Lane.close`` end every thread (each checks the
 flag between batches) before that folder is removed.
 """
 
