@@ -1,5 +1,6 @@
 """The export's worker threads: the same archive as a one-thread export would write, and
-no thread or plaintext outlives a failure or a client that goes away."""
+no thread or plaintext outlives a failure or a client that goes away; the restore's
+batched row copy."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from peregrine.storage import backup_text
+from peregrine.storage import backup_restore, backup_text
 from peregrine.storage.backup import BackupError
 from peregrine.storage.backup_export import open_export, write_export
+from peregrine.storage.backup_restore import stage_restore
 from peregrine.storage.userdb import UserDB
 from tests.integration.backup_data import STAMP, make_user_db
 
@@ -171,3 +173,35 @@ def test_an_export_closed_before_streaming_stops_its_workers(tmp_path: Path) -> 
         pass
     assert _backup_threads() == []
     assert list(work.iterdir()) == []
+
+
+def test_a_restore_copies_every_row_in_batches_whatever_the_rowid_gaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "alice" / "staging.db"
+    _varied_db(source, key=None, jobs=60)
+    db = UserDB.open(source)
+    try:
+        with db.write() as conn:
+            conn.execute("DELETE FROM jobs WHERE id % 4 = 0 OR id BETWEEN 20 AND 33")
+            conn.execute("UPDATE jobs SET id = id + 1000000 WHERE id > 50")
+    finally:
+        db.close()
+    archive = tmp_path / "backup.zip"
+    write_export(source, key=None, workdir_root=tmp_path / "work", out=archive)
+    # Batches far smaller than the table, so every boundary case is crossed.
+    monkeypatch.setattr(backup_restore, "_COPY_BATCH", 7)
+    target = tmp_path / "bob" / "staging.db"
+    make_user_db(target, key=None, jobs=1, tag="bob")
+    staged = stage_restore(archive, target=target, key=None, workdir_root=tmp_path / "work")
+    assert staged.row_counts["jobs"] == len(_rows(source, "jobs")[1])
+    columns = ("id", "title", "company", "description", "notes", "match_score", "salary_min")
+    wanted = ", ".join(columns)
+    conn_a, conn_b = sqlite3.connect(source), sqlite3.connect(staged.path)
+    try:
+        expected = conn_a.execute(f"SELECT {wanted} FROM jobs ORDER BY id").fetchall()
+        assert conn_b.execute(f"SELECT {wanted} FROM jobs ORDER BY id").fetchall() == expected
+        assert max(row[0] for row in expected) > 1000000
+    finally:
+        conn_a.close()
+        conn_b.close()
