@@ -1,9 +1,10 @@
 """Backup export: a zip any Peregrine install can restore, streamed with constant memory.
 
 ``open_export`` takes a consistent plain-SQLite snapshot of the user's database into a
-private work folder (decrypting it when a key is given), then ``BackupExport.chunks()``
-yields the zip a piece at a time so the web layer can stream it and the CLI can write it.
-Closing the export (or the generator) removes the snapshot; nothing decrypted outlives it.
+private work folder (decrypting it when a key is given) and sets worker threads making the
+members from it (``backup_text``); ``BackupExport.chunks()`` then yields the zip a piece at
+a time so the web layer can stream it and the CLI can write it. Closing the export (or the
+generator) stops the workers and removes the snapshot; nothing decrypted outlives it.
 """
 
 from __future__ import annotations
