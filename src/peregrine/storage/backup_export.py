@@ -1,29 +1,28 @@
 """Backup export: a zip any Peregrine install can restore, streamed with constant memory.
 
 ``open_export`` takes a consistent plain-SQLite snapshot of the user's database into a
-private work folder (decrypting it when a key is given), then ``BackupExport.chunks()``
-yields the zip a piece at a time so the web layer can stream it and the CLI can write it.
-Closing the export (or the generator) removes the snapshot; nothing decrypted outlives it.
+private work folder (decrypting it when a key is given) and sets worker threads making the
+members from it (``backup_text``); ``BackupExport.chunks()`` then yields the zip a piece at
+a time so the web layer can stream it and the CLI can write it. Closing the export (or the
+generator) stops the workers and removes the snapshot; nothing decrypted outlives it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import json
 import os
-from collections.abc import Callable, Generator, Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import sqlcipher3
 
 from peregrine import __version__
 from peregrine.lib.clock import now_iso
 from peregrine.storage.backup import (
-    DATA_EXPORTS,
     DB_MEMBER,
     FORMAT_VERSION,
     MANIFEST_MEMBER,
@@ -31,13 +30,12 @@ from peregrine.storage.backup import (
     BackupError,
     private_workdir,
 )
+from peregrine.storage.backup_text import Lane, StagedMember, Stopped, plan_text, produce_text
 from peregrine.storage.migrate import schema_version
 from peregrine.storage.userdb import Connection, StorageError, connect
-from peregrine.storage.zipstream import ZipMember, ZipStream
+from peregrine.storage.zipstream import MemberEncoder, ZipStream
 
 CHUNK = 1024 * 1024
-# Rows per fetch for the JSON and CSV text: a few hundred KB of text per zip chunk.
-_BATCH = 256
 
 README_TEXT = """\
 Peregrine backup
@@ -63,31 +61,36 @@ Fields holding lists or objects are JSON text. Times are ISO-8601 in UTC.
 """
 
 
+def _export_plain(conn: Connection, version: int) -> None:
+    """Copy the database ``conn`` reads (inside its read transaction) into the attached
+    plain file with ``sqlcipher_export``: ``Connection.backup()`` cannot copy from an
+    encrypted database into a plain one. ``user_version`` is not copied by it."""
+    conn.execute("SELECT sqlcipher_export('plain')")
+    conn.execute(f"PRAGMA plain.user_version = {int(version)}")
+    conn.execute("COMMIT")
+
+
+def _attach_plain(conn: Connection, dest: Path) -> None:
+    conn.execute("ATTACH DATABASE ? AS plain KEY ''", (str(dest),))
+    # The plain copy is throw-away until the zip is complete (a crash leaves it to
+    # sweep_workdirs), so it needs no rollback journal and no fsync: about a third of the
+    # snapshot's time (bench/RESULTS.md).
+    conn.execute("PRAGMA plain.journal_mode = OFF").fetchall()
+    conn.execute("PRAGMA plain.synchronous = OFF")
+
+
 def snapshot_plain(source: Path, *, key: bytes | None, dest: Path) -> int:
     """Copy ``source`` into a new plain SQLite file ``dest``; return its schema version.
 
-    ``sqlcipher_export`` is used because ``Connection.backup()`` cannot copy from an
-    encrypted database into a plain one. It runs inside one read transaction, so the copy
-    is consistent while the app keeps writing. ``user_version`` is not copied by it.
+    Runs inside one read transaction, so the copy is consistent while the app keeps
+    writing.
     """
     conn = connect(source, key=key, create=False)
     try:
-        conn.execute("ATTACH DATABASE ? AS plain KEY ''", (str(dest),))
-        try:
-            # The plain copy is throw-away until the zip is complete (a crash leaves it to
-            # sweep_workdirs), so it needs no rollback journal and no fsync: about a third
-            # of the snapshot's time (bench/RESULTS.md).
-            conn.execute("PRAGMA plain.journal_mode = OFF").fetchall()
-            conn.execute("PRAGMA plain.synchronous = OFF")
-            conn.execute("BEGIN")
-            version = schema_version(conn)
-            conn.execute("SELECT sqlcipher_export('plain')")
-            conn.execute(f"PRAGMA plain.user_version = {int(version)}")
-            conn.execute("COMMIT")
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            conn.execute("DETACH DATABASE plain")
+        _attach_plain(conn, dest)
+        conn.execute("BEGIN")
+        version = schema_version(conn)
+        _export_plain(conn, version)
     except sqlcipher3.Error as exc:
         raise BackupError(f"cannot copy the database for the backup: {exc}") from exc
     finally:
@@ -95,18 +98,23 @@ def snapshot_plain(source: Path, *, key: bytes | None, dest: Path) -> int:
     return version
 
 
-def _columns(conn: Connection, table: str) -> list[str]:
-    return [row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,))]
-
-
 class BackupExport:
     """One export in progress. Use as a context manager, or iterate ``chunks()`` to the end
     (the generator cleans up when exhausted, closed or garbage-collected)."""
 
-    def __init__(self, stack: contextlib.ExitStack, snapshot: Path, version: int) -> None:
+    def __init__(
+        self,
+        stack: contextlib.ExitStack,
+        staged: list[StagedMember],
+        version: int,
+        readers: list[Future[dict[str, int]]],
+    ) -> None:
         self._stack = stack
-        self._snapshot = snapshot
+        self._staged = staged
+        # The JSON reader's counts are the manifest's (both readers count the same rows).
+        self._readers = readers
         self.schema_version = version
+        # Filled in when the zip is complete.
         self.row_counts: dict[str, int] = {}
         self.filename = f"peregrine-backup-{now_iso()[:10]}.zip"
 
@@ -126,6 +134,16 @@ class BackupExport:
         finally:
             self.close()
 
+    def _wait_for(self, staged: StagedMember) -> None:
+        # A reader may fail before it finishes the member: its error is the one to raise.
+        pending: set[Future[Any]] = {staged.done, *self._readers}
+        while not staged.done.done():
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future is not staged.done and future.exception() is not None:
+                    future.result()
+        staged.done.result()
+
     def _build(self, progress: Callable[[int], None] | None) -> Iterator[bytes]:
         pending: list[bytes] = []
         members: dict[str, dict[str, Any]] = {}
@@ -135,50 +153,30 @@ class BackupExport:
             pending.clear()
             return out
 
-        def finish(name: str, member: ZipMember) -> None:
-            member.close()
-            members[name] = {"size": member.size, "sha256": member.sha256}
-
         zs = ZipStream(pending.append)
-        db = zs.member(DB_MEMBER)
-        with self._snapshot.open("rb") as src:
-            while block := src.read(CHUNK):
-                db.write(block)
-                if progress is not None:
-                    progress(db.size)
-                yield take()
-        finish(DB_MEMBER, db)
-
         # The web layer pulls this generator from a thread pool one chunk at a time, never
-        # concurrently, so successive chunks may run on different threads.
-        conn = sqlcipher3.connect(
-            f"file:{quote(str(self._snapshot))}?mode=ro",
-            uri=True,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            conn.execute("BEGIN")
-            for stem, table in DATA_EXPORTS.items():
-                columns = _columns(conn, table)
-                if not columns:
-                    continue
-                member = zs.member(f"data/{stem}.json")
-                yield from _write_json(conn, table, columns, member, take)
-                finish(f"data/{stem}.json", member)
-                member = zs.member(f"data/{stem}.csv")
-                count = yield from _write_csv(conn, table, columns, member, take)
-                finish(f"data/{stem}.csv", member)
-                self.row_counts[table] = count
-            for table in ("tasks", "llm_calls"):
-                if _columns(conn, table):
-                    self.row_counts[table] = conn.execute(
-                        f'SELECT count(*) FROM "{table}"'
-                    ).fetchone()[0]
-        finally:
-            conn.close()
+        # concurrently, so successive chunks may run on different threads. The members are
+        # still being encoded by the lanes: each is copied once it is complete.
+        for staged in self._staged:
+            self._wait_for(staged)
+            encoder = staged.encoder
+            assert encoder is not None
+            copy = zs.copy_staged(staged.name, encoder)
+            copied = 0
+            with staged.path.open("rb") as fh:
+                while block := fh.read(CHUNK):
+                    copy.write(block)
+                    copied += len(block)
+                    if progress is not None and staged.name == DB_MEMBER:
+                        progress(encoder.size * copied // max(encoder.compress_size, 1))
+                    yield take()
+            copy.close()
+            staged.path.unlink()
+            members[staged.name] = {"size": encoder.size, "sha256": encoder.sha256}
 
-        finish(README_MEMBER, zs.writestr(README_MEMBER, README_TEXT.encode()))
+        self.row_counts.update(self._readers[0].result())
+        readme = zs.writestr(README_MEMBER, README_TEXT.encode())
+        members[README_MEMBER] = {"size": readme.size, "sha256": readme.sha256}
         manifest = {
             "format": "peregrine-backup",
             "format_version": FORMAT_VERSION,
@@ -193,65 +191,25 @@ class BackupExport:
         yield take()
 
 
-def _quoted(columns: list[str]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
+def _encode_file(path: Path, stop: threading.Event) -> Callable[[MemberEncoder], None]:
+    def fill(encoder: MemberEncoder) -> None:
+        with path.open("rb") as src:
+            while block := src.read(CHUNK):
+                if stop.is_set():
+                    raise Stopped
+                encoder.write(block)
+
+    return fill
 
 
-# JSON and CSV text is produced by SQLite itself (json_object, printf), in C: the Python
-# json and csv modules made the data exports cost several times the database copy.
-def _json_rows_sql(table: str, columns: list[str]) -> str:
-    pairs = ", ".join(f"'{c}', \"{c}\"" for c in columns)
-    return f'SELECT json_object({pairs}) FROM "{table}" ORDER BY rowid'
-
-
-def _csv_rows_sql(table: str, columns: list[str]) -> str:
-    # Every non-NULL field is quoted (RFC 4180: printf's %w doubles the double quotes);
-    # NULL becomes an empty field. One printf per row builds the line without the
-    # intermediate strings that chained || concatenations make (half the time).
-    line = ",".join("%s" for _ in columns)
-    fields = ", ".join(f"""iif("{c}" IS NULL, '', printf('"%w"', "{c}"))""" for c in columns)
-    return f"SELECT printf('{line}', {fields}) FROM \"{table}\" ORDER BY rowid"
-
-
-def _write_json(
-    conn: Connection,
-    table: str,
-    columns: list[str],
-    member: ZipMember,
-    take: Callable[[], bytes],
-) -> Iterator[bytes]:
-    cursor = conn.execute(_json_rows_sql(table, columns))
-    prefix = "[\n"
-    while rows := cursor.fetchmany(_BATCH):
-        member.write((prefix + ",\n".join(row[0] for row in rows)).encode())
-        prefix = ",\n"
-        yield take()
-    member.write(b"[]\n" if prefix == "[\n" else b"\n]\n")
-    yield take()
-
-
-def _write_csv(
-    conn: Connection,
-    table: str,
-    columns: list[str],
-    member: ZipMember,
-    take: Callable[[], bytes],
-) -> Generator[bytes, None, int]:
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(columns)
-    member.write(header.getvalue().encode())
-    cursor = conn.execute(_csv_rows_sql(table, columns))
-    count = 0
-    while rows := cursor.fetchmany(_BATCH):
-        count += len(rows)
-        member.write(("\n".join(row[0] for row in rows) + "\n").encode())
-        yield take()
-    yield take()
-    return count
+def _discard_all(staged: list[StagedMember]) -> None:
+    for member in staged:
+        member.discard()
 
 
 def open_export(source: Path, *, key: bytes | None, workdir_root: Path) -> BackupExport:
-    """Snapshot the database now (errors surface here, before any byte is sent)."""
+    """Snapshot the database now (errors surface here, before any byte is sent); the
+    members are then made by worker threads from the snapshot while the zip streams."""
     stack = contextlib.ExitStack()
     try:
         workdir = stack.enter_context(private_workdir(workdir_root))
@@ -262,10 +220,39 @@ def open_export(source: Path, *, key: bytes | None, workdir_root: Path) -> Backu
             raise BackupError(f"cannot read the database for the backup: {exc}") from exc
         except OSError as exc:
             raise BackupError(f"cannot write the backup: {exc.strerror}") from exc
+        members = workdir / "members"
+        members.mkdir(mode=0o700)
+        stop = threading.Event()
+        staged: list[StagedMember] = []
+        # Unwound in reverse: stop every thread and wait for it, then close the staged
+        # files, then (private_workdir) remove the folder.
+        stack.callback(_discard_all, staged)
+        names = ("database", "json", "csv", "read-json", "read-csv")
+        lanes = [Lane(name, stop) for name in names]
+        for lane in lanes:
+            stack.callback(lane.close)
+        stack.callback(stop.set)
+        db_lane, json_lane, csv_lane, json_reader, csv_reader = lanes
+        # Decrypting cannot be spread over cores (two SQLCipher connections decrypting at
+        # once take as long as one after the other: bench/RESULTS.md), so the parallel
+        # work starts from the plain snapshot: the database member in one lane, a reader
+        # for the JSON text and one for the CSV text, each feeding its own encoding lane.
+        staged.append(StagedMember(DB_MEMBER, members, db_lane))
+        staged[0].run_alone(_encode_file(snapshot, stop))
+        try:
+            plan = plan_text(snapshot, members, json_lane, csv_lane)
+        except sqlcipher3.Error as exc:
+            raise BackupError(f"cannot read the backup snapshot: {exc}") from exc
+        for item in plan:
+            staged += [item.as_json, item.as_csv]
+        readers = [
+            json_reader.submit(produce_text, snapshot, plan, "json", stop),
+            csv_reader.submit(produce_text, snapshot, plan, "csv", stop),
+        ]
     except BaseException:
         stack.close()
         raise
-    return BackupExport(stack, snapshot, version)
+    return BackupExport(stack, staged, version, readers)
 
 
 def write_export(

@@ -63,53 +63,81 @@ class _Entry:
     offset: int
 
 
-class ZipMember:
-    """One member being written; use as a context manager (``ZipStream.member``)."""
+class MemberEncoder:
+    """CRC-32, SHA-256, size and deflate of one member's bytes, sent to ``sink``.
 
-    def __init__(self, stream: ZipStream, name: bytes, method: int) -> None:
-        self._stream = stream
-        self._name = name
-        self._method = method
-        self._offset = stream.offset
+    The export's worker threads use one on their own to stage a member in a file while the
+    zip stream is busy with another (``ZipStream.copy_staged``); ``ZipMember`` uses one to
+    write straight into the stream. Every call here releases the GIL on large buffers
+    (hashlib, ISA-L), so encoders in different threads run on different cores.
+    """
+
+    def __init__(self, sink: Callable[[bytes], object], *, compress: bool = True) -> None:
+        self._sink = sink
+        self.method = DEFLATED if compress else STORED
         self._compressor = (
-            isal_zlib.compressobj(_ISAL_LEVEL, isal_zlib.DEFLATED, -15)
-            if method == DEFLATED
-            else None
+            isal_zlib.compressobj(_ISAL_LEVEL, isal_zlib.DEFLATED, -15) if compress else None
         )
-        self._crc = 0
+        self.crc = 0
         self._sha = hashlib.sha256()
         self.size = 0
-        self._compress_size = 0
-        self._closed = False
+        self.compress_size = 0
+        self.finished = False
 
     def write(self, data: bytes) -> None:
         if not data:
             return
-        self._crc = isal_zlib.crc32(data, self._crc)
+        self.crc = isal_zlib.crc32(data, self.crc)
         self._sha.update(data)
         self.size += len(data)
         out = self._compressor.compress(data) if self._compressor is not None else data
         if out:
-            self._compress_size += len(out)
-            self._stream.emit(out)
+            self.compress_size += len(out)
+            self._sink(out)
 
     @property
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
+    def finish(self) -> None:
+        """Flush the compressor; no more writes after this."""
+        if self.finished:
+            return
+        self.finished = True
+        if self._compressor is not None:
+            tail = self._compressor.flush()
+            self.compress_size += len(tail)
+            if tail:
+                self._sink(tail)
+
+
+class ZipMember:
+    """One member being written; use as a context manager (``ZipStream.member``)."""
+
+    def __init__(self, stream: ZipStream, name: bytes, method: int, offset: int) -> None:
+        self._stream = stream
+        self._name = name
+        self._offset = offset
+        self._encoder = MemberEncoder(stream.emit, compress=method == DEFLATED)
+        self._closed = False
+
+    def write(self, data: bytes) -> None:
+        self._encoder.write(data)
+
+    @property
+    def size(self) -> int:
+        return self._encoder.size
+
+    @property
+    def sha256(self) -> str:
+        return self._encoder.sha256
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._compressor is not None:
-            tail = self._compressor.flush()
-            self._compress_size += len(tail)
-            self._stream.emit(tail)
-        self._stream.emit(_DESCRIPTOR64.pack(0x08074B50, self._crc, self._compress_size, self.size))
-        entry = _Entry(
-            self._name, self._method, self._crc, self._compress_size, self.size, self._offset
-        )
-        self._stream.finished(entry)
+        self._encoder.finish()
+        self._stream.end_member(self._name, self._encoder, self._offset)
 
     def __enter__(self) -> ZipMember:
         return self
@@ -125,6 +153,30 @@ class ZipMember:
             self.close()
 
 
+class StagedCopy:
+    """A member copied from bytes a ``MemberEncoder`` produced (``ZipStream.copy_staged``)."""
+
+    def __init__(self, stream: ZipStream, name: bytes, encoder: MemberEncoder, offset: int) -> None:
+        self._stream = stream
+        self._name = name
+        self._encoder = encoder
+        self._offset = offset
+        self._copied = 0
+        self._closed = False
+
+    def write(self, block: bytes) -> None:
+        self._copied += len(block)
+        self._stream.emit(block)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._copied != self._encoder.compress_size:
+            raise RuntimeError(f"staged zip member {self._name.decode()!r} is incomplete")
+        self._closed = True
+        self._stream.end_member(self._name, self._encoder, self._offset)
+
+
 class ZipStream:
     """Writes a zip archive to ``emit`` (a callable receiving bytes), member by member."""
 
@@ -134,7 +186,7 @@ class ZipStream:
         self._entries: list[_Entry] = []
         self._names: set[bytes] = set()
         self._time, self._date = _dos_time(time.time() if when is None else when)
-        self._open: ZipMember | None = None
+        self._open: ZipMember | StagedCopy | None = None
 
     def emit(self, data: bytes) -> None:
         self.offset += len(data)
@@ -142,13 +194,37 @@ class ZipStream:
 
     def member(self, name: str, *, compress: bool = True) -> ZipMember:
         """Start a member; the previous one must be closed."""
+        method = DEFLATED if compress else STORED
+        offset = self.offset
+        encoded = self._local_header(name, method)
+        member = ZipMember(self, encoded, method, offset)
+        self._open = member
+        return member
+
+    def copy_staged(self, name: str, encoder: MemberEncoder) -> StagedCopy:
+        """Start a member whose bytes were encoded elsewhere: write the ``encoder``'s
+        output (already compressed) into the returned copy, then close it."""
+        if not encoder.finished:
+            raise RuntimeError("the staged zip member is not finished")
+        offset = self.offset
+        encoded = self._local_header(name, encoder.method)
+        copy = StagedCopy(self, encoded, encoder, offset)
+        self._open = copy
+        return copy
+
+    def end_member(self, name: bytes, encoder: MemberEncoder, offset: int) -> None:
+        self.emit(_DESCRIPTOR64.pack(0x08074B50, encoder.crc, encoder.compress_size, encoder.size))
+        self._entries.append(
+            _Entry(name, encoder.method, encoder.crc, encoder.compress_size, encoder.size, offset)
+        )
+
+    def _local_header(self, name: str, method: int) -> bytes:
         if self._open is not None and not self._open._closed:
             raise RuntimeError("the previous zip member is still open")
         encoded = name.encode("ascii")
         if encoded in self._names:
             raise ValueError(f"duplicate zip member {name!r}")
         self._names.add(encoded)
-        method = DEFLATED if compress else STORED
         # Sizes are unknown until the end: zero CRC, 0xFFFFFFFF sizes with a zip64 extra
         # field, the real values in the data descriptor (as zipfile does with force_zip64).
         extra = struct.pack("<HHQQ", 1, 16, 0, 0)
@@ -166,13 +242,8 @@ class ZipStream:
             len(encoded),
             len(extra),
         )
-        member = ZipMember(self, encoded, method)
         self.emit(header + encoded + extra)
-        self._open = member
-        return member
-
-    def finished(self, entry: _Entry) -> None:
-        self._entries.append(entry)
+        return encoded
 
     def writestr(self, name: str, data: bytes, *, compress: bool = True) -> ZipMember:
         with self.member(name, compress=compress) as member:
