@@ -95,6 +95,16 @@ class HandleRegistry:
             old.close()
         return db
 
+    def acquire_open(self, user_id: str) -> UserDB | None:
+        """The user's handle if it is open already (leased to the caller), else None.
+
+        Never opens and never waits on another user's open: for callers on the event loop.
+        """
+        with self._lock:
+            self._after_fork()
+            entry = self._lease_existing(user_id)
+        return None if entry is None else entry.db
+
     def in_use(self, user_id: str) -> bool:
         """Whether someone holds a lease on the user's current or retired handle."""
         with self._lock:

@@ -158,6 +158,32 @@ class UserDB:
             self._release(conn)
 
     @contextlib.contextmanager
+    def read_idle(self) -> Iterator[Connection | None]:
+        """An idle pooled connection, or None when none is idle: for a read on the event
+        loop (the cached-page path in cloud mode), which must not open a file (``read``
+        opens a connection when the pool is empty).
+
+        Why no shorter busy timeout for it (measured: two PRAGMAs per use cost as much as
+        the read): in WAL mode a reader on an already open connection does not wait on
+        writers or checkpoints. SQLite's exceptions are a database in exclusive locking
+        mode (never used here) and WAL recovery after a crash, which the first connection
+        to open the file runs, long before a handle reaches the pool.
+        """
+        conn: Connection | None = None
+        with self._lock:
+            if not self.closed and self._pid == os.getpid() and self._idle:
+                conn = self._idle.pop()
+        if conn is None:
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._release(conn)
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: all or nothing."""
         conn = self._acquire()

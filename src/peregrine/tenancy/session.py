@@ -135,16 +135,8 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES:
             raise SessionError("session token too large")
         key = hmac.new(self._cache_key, token.encode(), hashlib.sha256).digest()
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
+        cached = self._remembered(key)
         if cached is not None:
-            # The same test PyJWT applies: expired once exp <= now - leeway.
-            if cached.expires_at <= self._clock() - self._leeway:
-                with self._lock:
-                    self._cache.pop(key, None)
-                raise SessionError("session token refused (ExpiredSignatureError)")
             return cached
         session = self._verify(token)
         if self._cache_size > 0:
@@ -153,6 +145,32 @@ class TokenVerifier:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return session
+
+    def remembered(self, token: str) -> Session | None:
+        """The session of a token verified before and not expired since, else None (the
+        caller then calls ``verify``, which gives the reason)."""
+        if len(token) > MAX_TOKEN_BYTES:
+            return None
+        try:
+            return self._remembered(
+                hmac.new(self._cache_key, token.encode(), hashlib.sha256).digest()
+            )
+        except SessionError:
+            return None
+
+    def _remembered(self, key: bytes) -> Session | None:
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is None:
+            return None
+        # The same test PyJWT applies: expired once exp <= now - leeway.
+        if cached.expires_at <= self._clock() - self._leeway:
+            with self._lock:
+                self._cache.pop(key, None)
+            raise SessionError("session token refused (ExpiredSignatureError)")
+        return cached
 
     def _verify(self, token: str) -> Session:
         try:
@@ -235,6 +253,12 @@ class RevocationCheck:
                 self._cache.popitem(last=False)
         if not valid:
             raise SessionError("session revoked")
+
+    def confirmed(self, session: Session) -> bool:
+        """Whether Directus confirmed the session within the cache window (no request)."""
+        with self._lock:
+            cached = self._cache.get(session.token_digest)
+        return cached is not None and cached[1] and cached[0] > self._clock()
 
     def _ask(self, session: Session, token: str) -> bool:
         try:

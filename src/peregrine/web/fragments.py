@@ -15,6 +15,9 @@ from typing import Any, Generic, TypeVar
 
 from markupsafe import Markup
 
+from peregrine.storage.queries.jobs import changes_mark
+from peregrine.storage.userdb import DatabaseError, UserDB
+
 V = TypeVar("V")
 
 
@@ -84,6 +87,26 @@ def page_cache(open_tenants: int, maxbytes: int) -> LRU[Any]:
     tenant's database, so pages are never shared.
     """
     return LRU(maxsize=max(PAGE_CACHE_MIN_ENTRIES, 2 * open_tenants), maxbytes=maxbytes)
+
+
+def current_page(db: UserDB, cache: LRU[tuple[int, V]], key: Hashable) -> V | None:
+    """The page cached under ``key`` if it was built at the database's current change mark
+    (migration 0002), else None.
+
+    Cheap enough for the event loop (see ``web.deps.read_with``): a dictionary lookup and
+    one indexed row read on an idle pooled connection that never waits on a lock.
+    """
+    entry = cache.get(key)
+    if entry is None:
+        return None
+    with db.read_idle() as conn:
+        if conn is None:
+            return None
+        try:
+            mark = changes_mark(conn)
+        except DatabaseError:
+            return None  # busy or damaged: the full path waits for it or reports it
+    return entry[1] if mark is not None and entry[0] == mark else None
 
 
 class FragmentCache(LRU[str]):

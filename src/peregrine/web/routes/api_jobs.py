@@ -16,7 +16,7 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep, query_model, query_parameters, read_with
-from peregrine.web.fragments import LRU, FragmentCache, page_cache
+from peregrine.web.fragments import LRU, FragmentCache, current_page, page_cache
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
@@ -142,35 +142,60 @@ async def list_jobs(request: Request) -> Response:
     # database borrowed without a dependency: FastAPI's per-request work on those cost
     # more than building the cached answer (bench/pages.py).
     query = query_model(request, JobsQuery, lists=("status",))
-    return await read_with(request, lambda db: _job_page(request, db, query))
+    return await read_with(
+        request,
+        lambda db: _job_page(request, db, query),
+        cached=lambda db: _cached_job_page(request, db, query),
+    )
 
 
-def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
-    flt = job_q.JobFilter(
+def _job_filter(query: JobsQuery) -> job_q.JobFilter:
+    return job_q.JobFilter(
         statuses=tuple(query.status or ()),
         source=query.source,
         remote_only=query.remote,
         min_score=query.min_score,
         text=query.q or None,
     )
-    sort, limit, offset = query.sort, query.limit, query.offset
+
+
+def _pages_cache(request: Request) -> LRU[tuple[int, bytes]]:
     state = request.app.state.__dict__
-    rows_cache: FragmentCache = state.setdefault("api_job_rows", FragmentCache(maxsize=4096))
     pages_cache: LRU[tuple[int, bytes]] | None = state.get("api_job_pages")
     if pages_cache is None:
         settings = request.app.state.settings
         pages_cache = state.setdefault(
             "api_job_pages", page_cache(settings.cloud_db_cache_size, API_PAGES_MAX_BYTES)
         )
+    return pages_cache
+
+
+def _page_key(db: UserDB, flt: job_q.JobFilter, query: JobsQuery) -> tuple[Any, ...]:
+    # The mark is new after any change to any job or source link (migration 0002); a page
+    # is served only if it was built at the current mark.
+    return (str(db.path), flt, query.sort, query.limit, query.offset)
+
+
+def _cached_job_page(request: Request, db: UserDB, query: JobsQuery) -> Response | None:
+    """The page from the cache if it is current, else None (see ``read_with``)."""
+    key = _page_key(db, _job_filter(query), query)
+    body = current_page(db, _pages_cache(request), key)
+    return None if body is None else Response(body, media_type="application/json")
+
+
+def _job_page(request: Request, db: UserDB, query: JobsQuery) -> Response:
+    flt = _job_filter(query)
+    sort, limit, offset = query.sort, query.limit, query.offset
+    state = request.app.state.__dict__
+    rows_cache: FragmentCache = state.setdefault("api_job_rows", FragmentCache(maxsize=4096))
+    pages_cache = _pages_cache(request)
     db_key = str(db.path)
     with db.read() as conn:
         # One snapshot for the mark and the rows: content read after a concurrent write
         # must not be cached under the mark from before it.
         conn.execute("BEGIN")
         mark = job_q.changes_mark(conn)
-        # The mark is new after any change to any job or source link (migration 0002);
-        # a page is served only if it was built at the current mark.
-        page_key = (db_key, flt, sort, limit, offset)
+        page_key = _page_key(db, flt, query)
         entry = None if mark is None else pages_cache.get(page_key)
         body = entry[1] if entry is not None and entry[0] == mark else None
         if body is None:

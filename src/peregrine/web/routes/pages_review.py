@@ -22,7 +22,7 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep, query_model, read_with
-from peregrine.web.fragments import LRU, FragmentCache, page_cache
+from peregrine.web.fragments import LRU, FragmentCache, current_page, page_cache
 from peregrine.web.render import flash, page_response, pending_flashes, render_text, root, url
 from peregrine.web.routes.api_jobs import SortParam, StatusParam
 from peregrine.web.security import csrf_token
@@ -180,17 +180,21 @@ async def review(request: Request) -> Response:
     and refused with the same 422 page (errors.py) FastAPI would give.
     """
     query = query_model(request, ReviewQuery)
-    return await read_with(request, lambda db: _review_page(request, db, query))
+    return await read_with(
+        request,
+        lambda db: _review_page(request, db, query),
+        cached=lambda db: _cached_review(request, db, query),
+    )
 
 
-def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
+def _filters(query: ReviewQuery) -> Filters:
     score: float | None = None
     if query.min_score.strip():
         try:
             score = min(max(float(query.min_score), 0.0), 100.0)
         except ValueError:
             score = None
-    filters = Filters(
+    return Filters(
         query.status,
         query.source.strip(),
         query.remote,
@@ -199,21 +203,55 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
         query.sort,
         query.page,
     )
-    flt = job_q.JobFilter(
-        statuses=(filters.status,),
-        source=filters.source or None,
-        remote_only=filters.remote,
-        min_score=score,
-        text=filters.q or None,
-    )
+
+
+def _pages_cache(request: Request) -> LRU[tuple[int, tuple[bytes, ...]]]:
     state = request.app.state.__dict__
-    cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
     pages_cache: LRU[tuple[int, tuple[bytes, ...]]] | None = state.get("review_pages")
     if pages_cache is None:
         settings = request.app.state.settings
         pages_cache = state.setdefault(
             "review_pages", page_cache(settings.cloud_db_cache_size, REVIEW_PAGES_MAX_BYTES)
         )
+    return pages_cache
+
+
+def _page_key(request: Request, db: UserDB, filters: Filters, today: date) -> tuple[Any, ...]:
+    # Everything the page shows but the CSRF token (and flashes, which skip the cache):
+    # the jobs and their sources (the mark is new after any change to them), the filters,
+    # the day (cards show ages) and the database, so tenants never share a page. A page is
+    # served only if it was built at the current mark.
+    return (str(db.path), root(request), filters, today)
+
+
+def _cached_review(request: Request, db: UserDB, query: ReviewQuery) -> Response | None:
+    """The page from the cache if it is current, else None (see ``read_with``)."""
+    if pending_flashes(request):
+        return None
+    key = _page_key(request, db, _filters(query), utcnow().date())
+    parts = current_page(db, _pages_cache(request), key)
+    return None if parts is None else _with_token(request, parts)
+
+
+def _with_token(request: Request, parts: tuple[bytes, ...]) -> Response:
+    # The token goes where the template put the placeholder, escaped as the template would
+    # have escaped it (a browser's cookie may hold any printable characters).
+    token = str(escape(csrf_token(request.scope))).encode()
+    return page_response(request, token.join(parts))
+
+
+def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
+    filters = _filters(query)
+    flt = job_q.JobFilter(
+        statuses=(filters.status,),
+        source=filters.source or None,
+        remote_only=filters.remote,
+        min_score=filters.min_score,
+        text=filters.q or None,
+    )
+    state = request.app.state.__dict__
+    cards_cache: FragmentCache = state.setdefault("review_cards", FragmentCache(maxsize=2048))
+    pages_cache = _pages_cache(request)
     placeholder: str = state.setdefault("review_csrf_placeholder", secrets.token_hex(16))
     actionable = filters.status == "pending"
     flashes = pending_flashes(request)
@@ -223,11 +261,7 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
         # must not be cached under the mark from before it.
         conn.execute("BEGIN")
         mark = job_q.changes_mark(conn)
-        # Everything the page shows but the CSRF token (and flashes, which skip the cache):
-        # the jobs and their sources (the mark is new after any change to them), the
-        # filters, the day (cards show ages) and the database, so tenants never share a page.
-        # A page is served only if it was built at the current mark.
-        page_key = (str(db.path), root(request), filters, today)
+        page_key = _page_key(request, db, filters, today)
         entry = None if flashes or mark is None else pages_cache.get(page_key)
         cached = entry[1] if entry is not None and entry[0] == mark else None
         if cached is None:
@@ -266,10 +300,7 @@ def _review_page(request: Request, db: UserDB, query: ReviewQuery) -> Response:
         cached = tuple(html.encode().split(placeholder.encode()))
         if mark is not None:
             pages_cache.put(page_key, (mark, cached))
-    # The token goes where the template put the placeholder, escaped as the template would
-    # have escaped it (a browser's cookie may hold any printable characters).
-    token = str(escape(csrf_token(request.scope))).encode()
-    return page_response(request, token.join(cached))
+    return _with_token(request, cached)
 
 
 router.add_route("/review", review, methods=["GET"], name="review", include_in_schema=False)
