@@ -99,7 +99,9 @@ def start(cmd: list[str], env: dict[str, str], url: str) -> subprocess.Popen[byt
     raise RuntimeError(f"{cmd} did not start")
 
 
-async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+async def keepalive_get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
     """One keep-alive GET on a raw connection; returns the status code.
 
     A bare-socket client instead of httpx: on a small shared machine httpx's own CPU cost
@@ -133,7 +135,7 @@ async def load(url: str) -> tuple[float, float, float, int]:
         try:
             while time.perf_counter() < until:
                 start = time.perf_counter()
-                status = await _get(reader, writer, request)
+                status = await keepalive_get(reader, writer, request)
                 elapsed = time.perf_counter() - start
                 if status != 200:
                     errors += 1

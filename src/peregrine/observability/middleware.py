@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,10 @@ class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics | None) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled series by (method, route template, status): ``labels()`` twice per
+        # request cost as much as serving a cached page's bytes. Bounded: templates,
+        # methods and status codes are all finite.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,8 +55,14 @@ class RequestMiddleware:
             method = scope.get("method", "GET")
             method = method if method in _METHODS else "OTHER"
             if self.metrics is not None:
-                self.metrics.requests.labels(method, route, str(status)).inc()
-                self.metrics.latency.labels(method, route).observe(elapsed)
+                series = self._series.get((method, route, status))
+                if series is None:
+                    series = self._series[(method, route, status)] = (
+                        self.metrics.requests.labels(method, route, str(status)),
+                        self.metrics.latency.labels(method, route),
+                    )
+                series[0].inc()
+                series[1].observe(elapsed)
             log.info(
                 "%s %s %s %.1fms",
                 method,

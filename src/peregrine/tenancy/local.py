@@ -32,7 +32,7 @@ class LocalTenancy:
     """
 
     # Borrowing is a lock and a counter, never I/O: read-only handlers may borrow on the
-    # event loop (web/deps.py ``read_db``) instead of hopping to a worker thread.
+    # event loop (web/deps.py ``read_with``) instead of hopping to a worker thread.
     borrows_without_io = True
 
     def __init__(self, staging_db: Path, *, drain_timeout_s: float = 30.0) -> None:
