@@ -146,10 +146,12 @@ class UserDB:
                 return
         conn.close()
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> contextlib.AbstractContextManager[Connection]:
         """A connection for reads (autocommit; each statement sees a consistent snapshot)."""
-        conn = self._acquire()
+        return self._lend(self._acquire())
+
+    @contextlib.contextmanager
+    def _lend(self, conn: Connection) -> Iterator[Connection]:
         try:
             yield conn
         finally:
@@ -157,8 +159,7 @@ class UserDB:
                 conn.execute("ROLLBACK")
             self._release(conn)
 
-    @contextlib.contextmanager
-    def read_idle(self) -> Iterator[Connection | None]:
+    def read_idle(self) -> contextlib.AbstractContextManager[Connection | None]:
         """An idle pooled connection, or None when none is idle: for a read on the event
         loop (the cached-page path in cloud mode), which must not open a file (``read``
         opens a connection when the pool is empty).
@@ -169,19 +170,11 @@ class UserDB:
         mode (never used here) and WAL recovery after a crash, which the first connection
         to open the file runs, long before a handle reaches the pool.
         """
-        conn: Connection | None = None
         with self._lock:
-            if not self.closed and self._pid == os.getpid() and self._idle:
-                conn = self._idle.pop()
-        if conn is None:
-            yield None
-            return
-        try:
-            yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._release(conn)
+            if self.closed or self._pid != os.getpid() or not self._idle:
+                return contextlib.nullcontext(None)
+            conn = self._idle.pop()
+        return self._lend(conn)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:

@@ -49,6 +49,14 @@ def _add_job(client: TestClient, who: dict[str, str], title: str, n: int) -> Non
     assert response.status_code == 201, response.text
 
 
+def _cached(client: TestClient, who: dict[str, str]) -> None:
+    """A job, and both pages built and served once from the cache."""
+    _add_job(client, who, "Lighthouse keeper", 1)
+    for page in PAGES:
+        for _ in range(2):
+            assert client.get(page, headers=who).status_code == 200
+
+
 def _without_token(html: str) -> str:
     # The CSRF token differs per session cookie; everything else must be byte-identical.
     start = html.index('name="csrf_token" value="')
@@ -80,10 +88,7 @@ def test_a_change_through_another_handle_is_seen_at_once(
 ) -> None:
     """A background task writes through its own handle; the cached page must not hide it."""
     alice = cookie(mint(ALICE))
-    _add_job(cloud_client, alice, "Lighthouse keeper", 1)
-    for page in PAGES:
-        cloud_client.get(page, headers=alice)
-        cloud_client.get(page, headers=alice)
+    _cached(cloud_client, alice)
     secret = cloud_settings.cf_server_secret
     assert secret is not None
     tenant = TenantLayout(cloud_settings.cloud_data_root, "peregrine", secret.reveal().encode())
@@ -109,10 +114,7 @@ def test_an_expired_session_gets_401_not_the_cached_page(
     # verification and by PyJWT alike.
     expires = int(time.time()) - JWT_LEEWAY_SECONDS + 2
     alice = cookie(mint(ALICE, exp=expires))
-    _add_job(cloud_client, alice, "Lighthouse keeper", 1)
-    for page in PAGES:
-        assert cloud_client.get(page, headers=alice).status_code == 200
-        assert cloud_client.get(page, headers=alice).status_code == 200
+    _cached(cloud_client, alice)
     time.sleep(max(0.0, expires + JWT_LEEWAY_SECONDS - time.time()) + 0.2)
     for page in PAGES:
         response = cloud_client.get(page, headers=alice)
@@ -124,12 +126,8 @@ def test_an_account_erased_elsewhere_gets_410_not_the_cached_page(
     cloud_client: TestClient, cloud_settings: Settings, mint: Minter
 ) -> None:
     alice, bob = cookie(mint(ALICE)), cookie(mint(BOB))
-    _add_job(cloud_client, alice, "Lighthouse keeper", 1)
-    _add_job(cloud_client, bob, "Harbour pilot", 1)
-    for page in PAGES:
-        for who in (alice, bob):
-            cloud_client.get(page, headers=who)
-            cloud_client.get(page, headers=who)
+    _cached(cloud_client, alice)
+    _cached(cloud_client, bob)
     # Another process (the operator's command) erases alice: this process's handle and
     # caches know nothing of it; the tombstone must still stop the cached page.
     erase_account(cloud_settings, ALICE, close_handles=lambda _user: None)
@@ -144,10 +142,7 @@ def test_a_restore_in_progress_gets_409_not_the_cached_page(
     cloud_client: TestClient, mint: Minter
 ) -> None:
     alice = cookie(mint(ALICE))
-    _add_job(cloud_client, alice, "Lighthouse keeper", 1)
-    for page in PAGES:
-        cloud_client.get(page, headers=alice)
-        cloud_client.get(page, headers=alice)
+    _cached(cloud_client, alice)
     tenancy: Any = cloud_client.app.state.tenancy  # type: ignore[attr-defined]
     with tenancy._gate:
         tenancy._replacing.add(ALICE)
