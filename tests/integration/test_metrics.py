@@ -56,6 +56,19 @@ def test_requests_are_counted_by_route_template_not_raw_path(
     assert not any("4242" in str(labels) for _, labels in samples)
 
 
+def test_the_plain_starlette_review_route_is_counted_by_its_template(
+    metrics_client: TestClient,
+) -> None:
+    assert metrics_client.get("/review?status=pending").status_code == 200
+    assert metrics_client.get("/review?page=0").status_code == 422
+    samples = _samples(metrics_client)
+    ok = frozenset({("method", "GET"), ("route", "/review"), ("status", "200")})
+    refused = frozenset({("method", "GET"), ("route", "/review"), ("status", "422")})
+    assert samples[("peregrine_http_requests_total", ok)] == 1
+    assert samples[("peregrine_http_requests_total", refused)] == 1
+    assert not any(labels and ("route", "unmatched") in labels for _, labels in samples)
+
+
 def test_owners_of_a_number_can_connect_a_gauge(metrics_client: TestClient) -> None:
     metrics = metrics_client.app.state.metrics  # type: ignore[attr-defined]
     metrics.watch_tenant_handles(lambda: 3)
