@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from peregrine.lib.clock import now_iso
-from peregrine.services import discovery, scoring
+from peregrine.services import dedupe, discovery, normalise, scoring
 from peregrine.services.dedupe import Filters, store_listings
 from peregrine.sources.base import RawListing, SourceResult
+from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import profile as profile_q
 from peregrine.storage.userdb import UserDB
 
@@ -166,3 +167,72 @@ def test_a_job_a_later_source_fills_in_is_scored_again(tmp_path: Path, later: Ra
     assert "python" in job["match_explanation"]
     one.close()
     two.close()
+
+
+def test_text_worked_on_after_de_duplication_gives_the_rows_of_working_on_all_first(
+    tmp_path: Path, listings: list[RawListing], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worked: list[str] = []
+
+    def counting(job: job_q.NewJob) -> job_q.NewJob:
+        if job.raw_text:
+            worked.append(job.url)
+        return normalise.finish_text(job)
+
+    later, first = _open(tmp_path, "later.db"), _open(tmp_path, "first.db")
+    monkeypatch.setattr(dedupe, "finish_text", counting)
+    report = _one_pass(later, listings)
+    # The text of a listing that de-duplication merged or filtered out is never worked on;
+    # each kept one is worked on once.
+    assert len(worked) == len(set(worked))
+    assert report.inserted <= len(worked) <= report.inserted + len(report.touched_ids)
+    assert report.merged > 100
+    assert len(worked) < report.received - report.merged
+    monkeypatch.setattr(discovery, "read_listing", normalise.to_new_job)
+    _one_pass(first, listings)
+    assert _rows(later) == _rows(first)
+    later.close()
+    first.close()
+
+
+def test_a_merged_duplicate_gives_its_job_the_description_as_text(tmp_path: Path) -> None:
+    bare = _raw("linkedin", "https://jobs.example.org/1", "")
+    html = _raw(
+        "greenhouse",
+        "https://boards.greenhouse.io/acme/jobs/9",
+        "<div><p>Python &amp; Go.</p><script>track()</script><ul><li>Remote</li></ul></div>",
+    )
+    db = _open(tmp_path, "one.db")
+    report = _one_pass(db, [bare, html])
+    assert report.merged == 1
+    [row] = _rows(db).values()
+    assert row["description"] == "Python & Go.\nRemote"
+    db.close()
+
+
+def test_industries_are_blocked_by_the_text_not_by_its_markup(tmp_path: Path) -> None:
+    db = _open(tmp_path, "one.db")
+    with db.write() as conn:
+        profile_q.replace_blocklist(conn, entries={"industry": ["gambling"]})
+    listings = [
+        _raw("greenhouse", "https://jobs.example.org/1",
+             '<p class="gambling">A bank.</p>'),
+        _raw("greenhouse", "https://jobs.example.org/2",
+             "<p>We build online gambling &amp; betting apps.</p>"),
+    ]  # fmt: skip
+    listings[1].title = "Backend Developer"
+    report = _one_pass(db, listings)
+    assert report.filtered == {"blocked_industry": 1}
+    assert list(_rows(db)) == ["https://jobs.example.org/1"]
+    db.close()
+
+
+def test_a_listing_whose_text_was_not_worked_on_is_never_stored(db: UserDB) -> None:
+    raw = normalise.read_listing(_raw("feeds", "https://jobs.example.org/1", "<p>Hi</p>"))
+    extras = job_q.NewJobExtras("acme", "python engineer", [])
+    with db.write() as conn:
+        with pytest.raises(ValueError, match="not normalised"):
+            job_q.insert_new_jobs(conn, jobs=[(raw, extras)], now=now_iso())
+        with pytest.raises(ValueError, match="not normalised"):
+            job_q.upsert_jobs(conn, jobs=[raw], now=now_iso())
+    assert db.execute("SELECT count(*) FROM jobs")[0][0] == 0

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from peregrine.lib.text import fold, keyword_pattern, normalise_company, normalise_title
-from peregrine.services.normalise import locations_compatible
+from peregrine.services.normalise import finish_text, locations_compatible
 from peregrine.services.scoring import ScoringContext, score_new_job
 from peregrine.services.titles import core_words, seniority, tokenise
 from peregrine.storage.queries import discovery as disc_q
@@ -182,6 +182,9 @@ def store_listings(
     With a ``scorer``, each new job is stored with its score, explanation and gaps.
     """
     report = StoreReport(received=len(jobs))
+    if filters.blocked_industries:
+        # The one filter that reads the description needs it as text.
+        jobs = [finish_text(job) for job in jobs]
     kept: list[job_q.NewJob] = []
     for job in jobs:
         reason = filters.reason_to_drop(job)
@@ -203,6 +206,7 @@ def store_listings(
     repeats = [job for url, job in by_url.items() if url in known]
     report.exact_duplicates += len(repeats)
     fresh = [job for url, job in by_url.items() if url not in known]
+    repeats = [finish_text(job) for job in repeats]
 
     # Cross-source duplicates and the applied guard, block by block.
     companies = [_company_key(job.company) for job in fresh]
@@ -210,7 +214,7 @@ def store_listings(
     blocks = _stored_blocks(conn, companies, titles)
     to_insert: list[tuple[job_q.NewJob, job_q.NewJobExtras]] = []
     merges: list[tuple[_Entry, job_q.NewJob]] = []
-    for job, company, title_norm in zip(fresh, companies, titles, strict=True):
+    for listing, company, title_norm in zip(fresh, companies, titles, strict=True):
         block = blocks.setdefault(company, []) if company else []
         applied_match: int | None = None
         target: _Entry | None = None
@@ -221,12 +225,13 @@ def store_listings(
                 # Company and role are enough: a repost often moves city or goes remote.
                 applied_match = entry.job_id
                 break
-            if target is None and locations_compatible(job.location, entry.location):
+            if target is None and locations_compatible(listing.location, entry.location):
                 target = entry
         job_flags: list[str] = []
         if applied_match is None and target is not None:
-            merges.append((target, job))
+            merges.append((target, listing))
             continue
+        job = finish_text(listing)
         if applied_match is not None:
             job_flags.append("already_applied")
             report.already_applied += 1
@@ -273,10 +278,13 @@ def store_listings(
         links.append((job_id, job.source, job.source_url or job.url, job.external_id))
         if job.description and not target.has_description:
             # Only a job without a description takes this one (the UPDATE says so too); the
-            # description of every other duplicate is never sent to the database.
-            descriptions.append((job_id, job.description))
-            target.has_description = True
-            report.touched_ids.add(job_id)
+            # description of every other duplicate is never sent to the database, nor
+            # turned into text.
+            text = finish_text(job).description
+            if text:
+                descriptions.append((job_id, text))
+                target.has_description = True
+                report.touched_ids.add(job_id)
         merged_targets.add(job_id)
         report.merged += 1
     disc_q.link_sources(conn, links=links, now=now)

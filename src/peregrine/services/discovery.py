@@ -20,7 +20,7 @@ from peregrine.lib.html import html_to_text
 from peregrine.lib.http import FetchError, HttpClient
 from peregrine.services import scoring
 from peregrine.services.dedupe import Filters, store_listings
-from peregrine.services.normalise import MAX_DESCRIPTION, ListingError, to_new_job
+from peregrine.services.normalise import MAX_DESCRIPTION, ListingError, read_listing
 from peregrine.sources import registry
 from peregrine.sources.adzuna import AdzunaConfig
 from peregrine.sources.base import Source, SourceQuery, SourceResult
@@ -299,7 +299,7 @@ def normalise_result(
     jobs: list[job_q.NewJob] = []
     for raw in result.listings:
         try:
-            job = to_new_job(raw, today=today)
+            job = read_listing(raw, today=today)
         except ListingError as exc:
             entry.invalid += 1
             if len(entry.problems) < 20:

@@ -407,6 +407,10 @@ def _peek_version(path: Path) -> int:
 # Kept by our own triggers in the fresh database: a backup's rows would only grow the table
 # (every job write updates all of its rows).
 _NOT_COPIED = frozenset({"job_changes"})
+# A job's change mark is left to the fresh database's trigger, which gives an inserted job a
+# new one only when the INSERT leaves it 0 (0003): a copied mark could be one a cache has
+# already seen with other content.
+_NOT_COPIED_COLUMNS = {"jobs": frozenset({"rev"})}
 
 
 # Rows per INSERT … SELECT when copying a table (see _copy_rows).
@@ -471,7 +475,8 @@ def _build_fresh(
             for table, columns in tables.items():
                 if table in _NOT_COPIED:
                     continue
-                counts[table] = _copy_rows(conn, table, columns)
+                skipped = _NOT_COPIED_COLUMNS.get(table, frozenset())
+                counts[table] = _copy_rows(conn, table, [c for c in columns if c not in skipped])
             # Unfinished tasks in a backup belong to the install that made it: no queue here
             # holds them, so they could never run (and in local mode they would start again
             # unasked). They are shown as interrupted, which the user can retry.

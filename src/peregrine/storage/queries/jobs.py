@@ -52,6 +52,10 @@ class NewJob:
     salary_annual_max: float | None = None
     date_posted: str | None = None
     source_url: str | None = None  # the link as the source gave it, if not the canonical one
+    # True while ``description`` is still the text the source sent (HTML perhaps) and the
+    # work mode not yet read from it: discovery leaves that, the costly part of normalising,
+    # until de-duplication has kept the listing (``normalise.finish_text``).
+    raw_text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,9 +209,15 @@ def _params(job: NewJob, now: str) -> dict[str, Any]:
     }
 
 
+def _finished(job: NewJob) -> NewJob:
+    if job.raw_text:
+        raise ValueError(f"listing {job.url!r} is not normalised yet (raw description)")
+    return job
+
+
 def upsert_jobs(conn: Any, *, jobs: Iterable[NewJob], now: str) -> UpsertResult:
     """Insert new jobs and merge repeats (by canonical URL) in the caller's transaction."""
-    rows = [_params(job, now) for job in jobs]
+    rows = [_params(_finished(job), now) for job in jobs]
     before = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
     conn.executemany(_UPSERT, rows)
     conn.executemany(_SOURCE_LINK, rows)
@@ -234,9 +244,11 @@ INSERT INTO jobs (title, company, company_norm, title_norm, location, is_remote,
                   source, external_id, description, salary_text, salary_min, salary_max,
                   salary_currency, salary_interval, salary_annual_min, salary_annual_max,
                   date_posted, date_found, updated_at, flags, applied_match_id, match_score,
-                  match_explanation, keyword_gaps)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  match_explanation, keyword_gaps, rev)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, random())
 """
+# One encoder for every explanation: json.dumps with separators builds a new one per call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 _LINK_BY_ID = """
 INSERT OR IGNORE INTO job_sources (job_id, source, url, external_id, found_at)
 VALUES (?, ?, ?, ?, ?)
@@ -250,13 +262,15 @@ def insert_new_jobs(
     each with its source link, flags and score in the one INSERT; returns their ids.
 
     Every statement that touches a stored job rewrites its whole row (the description
-    included) and fires the change-mark trigger, so writing flags and score here instead of
-    in later UPDATEs saves two or three row writes per job.
+    included), so flags, score and change mark go in with the one INSERT: the job's first
+    source link (its own source) leaves the mark alone (migration 0003), and the row is
+    written once.
     """
     cur = conn.cursor()
     ids: list[int] = []
     links: list[tuple[int, str, str, str | None, str]] = []
     for job, extra in jobs:
+        _finished(job)
         cur.execute(
             _INSERT_NEW,
             (
@@ -265,10 +279,11 @@ def insert_new_jobs(
                 job.external_id, job.description, job.salary_text, job.salary_min,
                 job.salary_max, job.salary_currency, job.salary_interval,
                 job.salary_annual_min, job.salary_annual_max, job.date_posted, now, now,
-                json.dumps(sorted(set(extra.flags))), extra.applied_match_id, extra.match_score,
+                json.dumps(sorted(set(extra.flags))) if extra.flags else "[]",
+                extra.applied_match_id, extra.match_score,
                 "{}" if extra.match_explanation is None
-                else json.dumps(extra.match_explanation, separators=(",", ":")),
-                "[]" if extra.keyword_gaps is None else json.dumps(extra.keyword_gaps),
+                else _COMPACT.encode(extra.match_explanation),
+                json.dumps(extra.keyword_gaps) if extra.keyword_gaps else "[]",
             ),
         )  # fmt: skip
         job_id = int(cur.lastrowid)
