@@ -85,16 +85,22 @@ def html_to_text(raw: str, *, limit: int = MAX_TEXT_CHARS) -> str:
         text = unescape(text)
     # Control characters are removed once, after unescaping (which can produce them).
     text = clean_control(text)
-    # str.split() collapses every kind of white space (tabs, NBSP…) at C speed, line by line;
-    # runs of blank lines become one, and none lead or trail (one pass, no regex).
+    # Each line's white space (tabs, NBSP…) collapsed to single spaces; runs of blank lines
+    # become one, and none lead or trail (one pass, no regex).
     kept: list[str] = []
     gap = False
-    for line in text.split("\n"):
-        words = line.split()
-        if words:
+    for raw_line in text.split("\n"):
+        if raw_line.isprintable() and "  " not in raw_line:
+            # The usual line: its only white space is single ASCII spaces (every other
+            # white-space character is unprintable), so stripping the ends is enough and
+            # costs far less than splitting it into words and joining them again.
+            line = raw_line.strip(" ")
+        else:
+            line = " ".join(raw_line.split())
+        if line:
             if gap and kept:
                 kept.append("")
-            kept.append(" ".join(words))
+            kept.append(line)
             gap = False
         else:
             gap = True
