@@ -63,40 +63,43 @@ def test_other_writers_still_get_a_mark(db: UserDB) -> None:
     assert len(revs) == 3
 
 
-def test_a_source_link_changes_the_mark_only_when_the_card_changes(db: UserDB) -> None:
+def _job_without_links(db: UserDB, url: str, source: str) -> int:
+    """A job with no source link yet, as discovery's insert leaves it for a moment."""
     with db.write() as conn:
-        # A job with no link yet, as discovery's insert leaves it for a moment.
-        job_id = conn.execute(
-            "INSERT INTO jobs (title, url, source, date_found, updated_at) "
-            "VALUES ('Engineer', ?, 'indeed', '2026-11-27', '2026-11-27')",
-            ("https://jobs.example.org/no-link",),
-        ).lastrowid
-    link = "INSERT INTO job_sources (job_id, source, url, found_at) VALUES (?, ?, ?, '2026-11-27')"
+        return int(
+            conn.execute(
+                "INSERT INTO jobs (title, url, source, date_found, updated_at) "
+                "VALUES ('Engineer', ?, ?, '2026-11-27', '2026-11-27')",
+                (url, source),
+            ).lastrowid
+        )
 
-    def add_link(source: str, url: str) -> None:
-        with db.write() as conn:
-            conn.execute(link, (job_id, source, url))
 
+def _add_link(db: UserDB, job_id: int, source: str, url: str) -> None:
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO job_sources (job_id, source, url, found_at) "
+            "VALUES (?, ?, ?, '2026-11-27')",
+            (job_id, source, url),
+        )
+
+
+def test_a_source_link_changes_the_mark_only_when_the_card_changes(db: UserDB) -> None:
+    job_id = _job_without_links(db, "https://jobs.example.org/no-link", "indeed")
     # The first link naming the job's own source: the card lists "indeed" before and after.
     rev, mark = _rev(db, job_id), _mark(db)
-    add_link("indeed", "https://indeed.example.org/1")
+    _add_link(db, job_id, "indeed", "https://indeed.example.org/1")
     assert _rev(db, job_id) == rev
     assert _mark(db) != mark  # the source filter's list reads the links
     # Another source: the card gains it.
     rev, mark = _rev(db, job_id), _mark(db)
-    add_link("feed", "https://feed.example.org/1")
+    _add_link(db, job_id, "feed", "https://feed.example.org/1")
     assert _rev(db, job_id) != rev
     assert _mark(db) != mark
 
-    with db.write() as conn:
-        other = conn.execute(
-            "INSERT INTO jobs (title, url, date_found, updated_at) "
-            "VALUES ('Added by hand', ?, '2026-11-27', '2026-11-27')",
-            ("https://jobs.example.org/by-hand",),
-        ).lastrowid
+    other = _job_without_links(db, "https://jobs.example.org/by-hand", "manual")
     rev = _rev(db, other)
-    with db.write() as conn:
-        conn.execute(link, (other, "lever", "https://lever.example.org/1"))
+    _add_link(db, other, "lever", "https://lever.example.org/1")
     # A first link naming another source replaces the card's "manual" with "lever".
     assert _rev(db, other) != rev
 
