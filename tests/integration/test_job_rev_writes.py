@@ -66,13 +66,13 @@ def test_other_writers_still_get_a_mark(db: UserDB) -> None:
 def _job_without_links(db: UserDB, url: str, source: str) -> int:
     """A job with no source link yet, as discovery's insert leaves it for a moment."""
     with db.write() as conn:
-        return int(
-            conn.execute(
-                "INSERT INTO jobs (title, url, source, date_found, updated_at) "
-                "VALUES ('Engineer', ?, ?, '2026-11-27', '2026-11-27')",
-                (url, source),
-            ).lastrowid
-        )
+        job_id = conn.execute(
+            "INSERT INTO jobs (title, url, source, date_found, updated_at) "
+            "VALUES ('Engineer', ?, ?, '2026-11-27', '2026-11-27')",
+            (url, source),
+        ).lastrowid
+    assert isinstance(job_id, int)
+    return job_id
 
 
 def _add_link(db: UserDB, job_id: int, source: str, url: str) -> None:
@@ -101,6 +101,10 @@ def test_a_source_link_changes_the_mark_only_when_the_card_changes(db: UserDB) -
     rev = _rev(db, other)
     _add_link(db, other, "lever", "https://lever.example.org/1")
     # A first link naming another source replaces the card's "manual" with "lever".
+    assert _rev(db, other) != rev
+    # Now a link naming the job's own source: the card goes from "lever" to "lever, manual".
+    rev = _rev(db, other)
+    _add_link(db, other, "manual", "https://jobs.example.org/by-hand")
     assert _rev(db, other) != rev
 
 

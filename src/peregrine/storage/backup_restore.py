@@ -407,10 +407,11 @@ def _peek_version(path: Path) -> int:
 # Kept by our own triggers in the fresh database: a backup's rows would only grow the table
 # (every job write updates all of its rows).
 _NOT_COPIED = frozenset({"job_changes"})
-# A job's change mark is left to the fresh database's trigger, which gives an inserted job a
-# new one only when the INSERT leaves it 0 (0003): a copied mark could be one a cache has
-# already seen with other content.
-_NOT_COPIED_COLUMNS = {"jobs": frozenset({"rev"})}
+# Columns made anew instead of copied. A job's change mark: a copied one could be a mark a
+# cache has already seen with other content. Given in the INSERT, it spares each restored
+# job (description included) the trigger's second write of its row (0003); a random() of 0
+# still gets one from the trigger.
+_FRESH_VALUES = {"jobs": {"rev": "random()"}}
 
 
 # Rows per INSERT … SELECT when copying a table (see _copy_rows).
@@ -426,7 +427,9 @@ def _copy_rows(conn: Connection, table: str, columns: list[str]) -> int:
     statement for 100 MB of jobs cost ~115 MB of RSS. Batches keep memory constant.
     """
     cols = ", ".join(f'"{c}"' for c in columns)
-    insert = f'INSERT INTO main."{table}" ({cols}) SELECT {cols} FROM upload."{table}"'
+    fresh = _FRESH_VALUES.get(table, {})
+    values = ", ".join(fresh.get(c, f'"{c}"') for c in columns)
+    insert = f'INSERT INTO main."{table}" ({cols}) SELECT {values} FROM upload."{table}"'
     kind = conn.execute(
         "SELECT wr FROM pragma_table_list WHERE schema = 'upload' AND name = ?", (table,)
     ).fetchone()
@@ -475,8 +478,7 @@ def _build_fresh(
             for table, columns in tables.items():
                 if table in _NOT_COPIED:
                     continue
-                skipped = _NOT_COPIED_COLUMNS.get(table, frozenset())
-                counts[table] = _copy_rows(conn, table, [c for c in columns if c not in skipped])
+                counts[table] = _copy_rows(conn, table, columns)
             # Unfinished tasks in a backup belong to the install that made it: no queue here
             # holds them, so they could never run (and in local mode they would start again
             # unasked). They are shown as interrupted, which the user can retry.

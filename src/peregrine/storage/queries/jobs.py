@@ -266,11 +266,12 @@ def insert_new_jobs(
     source link (its own source) leaves the mark alone (migration 0003), and the row is
     written once.
     """
+    for job, _ in jobs:
+        _finished(job)
     cur = conn.cursor()
     ids: list[int] = []
     links: list[tuple[int, str, str, str | None, str]] = []
     for job, extra in jobs:
-        _finished(job)
         cur.execute(
             _INSERT_NEW,
             (
