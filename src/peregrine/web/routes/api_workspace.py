@@ -5,6 +5,7 @@ does not exist and 422 with a readable message for bad input."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from peregrine.storage.queries import jobs as job_q
 from peregrine.storage.queries import letter_versions as letter_q
 from peregrine.storage.queries import prep as prep_q
 from peregrine.storage.queries import snapshots as snapshot_q
+from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 from peregrine.web.platform_deps import TASK_FEATURES, check_feature
@@ -28,6 +30,17 @@ from peregrine.web.routes.pages_pipeline import board
 from peregrine.web.workspace import NO_TASKS, job_exists, require_job, task_queue
 
 router = APIRouter(prefix="/api/v1", tags=["workspace"])
+
+
+def _removed(db: UserDB, job_id: int | None, remove: Callable[[Any], bool], what: str) -> Response:
+    """204 once ``remove`` deleted the item in one write transaction; 404 naming ``what``
+    when it found nothing, or when ``job_id`` names no job."""
+    with db.write() as conn:
+        if job_id is not None:
+            require_job(conn, job_id)
+        if not remove(conn):
+            raise HTTPException(404, f"{what} not found")
+    return Response(status_code=204)
 
 
 def _task_json(info: Any) -> dict[str, Any]:
@@ -154,11 +167,10 @@ def edit_answer(db: UserDBDep, job_id: int, answer_id: int, body: AnswerIn) -> d
 
 @router.delete("/jobs/{job_id}/answers/{answer_id}", status_code=204)
 def delete_answer(db: UserDBDep, job_id: int, answer_id: int) -> Response:
-    with db.write() as conn:
-        require_job(conn, job_id)
-        if not answer_q.delete_answer(conn, answer_id=answer_id, job_id=job_id):
-            raise HTTPException(404, f"answer {answer_id} not found")
-    return Response(status_code=204)
+    return _removed(
+        db, job_id, lambda c: answer_q.delete_answer(c, answer_id=answer_id, job_id=job_id),
+        f"answer {answer_id}",
+    )  # fmt: skip
 
 
 @router.get("/answers")
@@ -180,10 +192,10 @@ def add_saved_answer(db: UserDBDep, body: AnswerIn) -> dict[str, Any]:
 
 @router.delete("/answers/{answer_id}", status_code=204)
 def delete_saved_answer(db: UserDBDep, answer_id: int) -> Response:
-    with db.write() as conn:
-        if not answer_q.delete_answer(conn, answer_id=answer_id, job_id=None):
-            raise HTTPException(404, f"saved answer {answer_id} not found")
-    return Response(status_code=204)
+    return _removed(
+        db, None, lambda c: answer_q.delete_answer(c, answer_id=answer_id, job_id=None),
+        f"saved answer {answer_id}",
+    )  # fmt: skip
 
 
 # --- notes, follow-up, applying -----------------------------------------------------------
@@ -343,11 +355,10 @@ def edit_contact(db: UserDBDep, job_id: int, contact_id: int, body: ContactIn) -
 
 @router.delete("/jobs/{job_id}/contacts/{contact_id}", status_code=204)
 def delete_contact(db: UserDBDep, job_id: int, contact_id: int) -> Response:
-    with db.write() as conn:
-        require_job(conn, job_id)
-        if not contact_q.delete_contact(conn, job_id=job_id, contact_id=contact_id):
-            raise HTTPException(404, f"contact {contact_id} not found")
-    return Response(status_code=204)
+    return _removed(
+        db, job_id, lambda c: contact_q.delete_contact(c, job_id=job_id, contact_id=contact_id),
+        f"contact {contact_id}",
+    )  # fmt: skip
 
 
 class MessageIn(BaseModel):
@@ -409,11 +420,10 @@ def edit_message(db: UserDBDep, job_id: int, message_id: int, body: MessageIn) -
 
 @router.delete("/jobs/{job_id}/messages/{message_id}", status_code=204)
 def delete_message(db: UserDBDep, job_id: int, message_id: int) -> Response:
-    with db.write() as conn:
-        require_job(conn, job_id)
-        if not contact_q.delete_message(conn, job_id=job_id, message_id=message_id):
-            raise HTTPException(404, f"message {message_id} not found")
-    return Response(status_code=204)
+    return _removed(
+        db, job_id, lambda c: contact_q.delete_message(c, job_id=job_id, message_id=message_id),
+        f"message {message_id}",
+    )  # fmt: skip
 
 
 # --- interview prep -----------------------------------------------------------------------
