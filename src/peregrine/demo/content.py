@@ -26,6 +26,21 @@ PROFILE = {
     "nda_companies": ["Harbor Freight Analytics"],
 }
 
+# The seeker's skills: on the résumé (with one more) and as skill keywords.
+SKILLS = [
+    "Python",
+    "PostgreSQL",
+    "SQL",
+    "FastAPI",
+    "Django",
+    "Kafka",
+    "Airflow",
+    "Docker",
+    "Terraform",
+    "AWS",
+    "dbt",
+]
+
 RESUME = {
     "name": SEEKER_NAME,
     "headline": "Senior backend & data engineer",
@@ -60,20 +75,7 @@ RESUME = {
             "highlights": ["Maintained the loan-application back office (Django, Celery)."],
         },
     ],
-    "skills": [
-        "Python",
-        "PostgreSQL",
-        "SQL",
-        "FastAPI",
-        "Django",
-        "Kafka",
-        "Airflow",
-        "Docker",
-        "Terraform",
-        "AWS",
-        "dbt",
-        "Data modeling",
-    ],
+    "skills": [*SKILLS, "Data modeling"],
     "education": [
         {"school": "Oregon Coast University", "degree": "BSc Computer Science", "year": 2015}
     ],
@@ -91,19 +93,7 @@ RESUME_TEXT = "\n".join(
 )
 
 KEYWORDS = {
-    "skill": [
-        "Python",
-        "PostgreSQL",
-        "SQL",
-        "FastAPI",
-        "Django",
-        "Kafka",
-        "Airflow",
-        "Docker",
-        "Terraform",
-        "AWS",
-        "dbt",
-    ],
+    "skill": list(SKILLS),
     "preferred": ["remote", "climate", "data platform", "event-driven"],
     "exclude": ["crypto", "gambling", "ad tech"],
 }
