@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from starlette.requests import Request
@@ -76,6 +76,9 @@ def static(request: Request, path: str) -> str:
     return f"{root(request)}/static/{path}?v={__version__}"
 
 
+_R = TypeVar("_R", bound=Response)
+
+
 def redirect(request: Request, name: str, /, **params: Any) -> RedirectResponse:
     """POST-redirect-GET: 303 so the browser follows with GET."""
     return RedirectResponse(url(request, name, **params), status_code=303)
@@ -98,6 +101,12 @@ def flash(response: Response, request: Request, kind: str, text: str) -> None:
         samesite="strict",
         secure=request.app.state.settings.cloud,
     )
+
+
+def flashed(response: _R, request: Request, kind: str, text: str) -> _R:
+    """``response`` with a message queued for the next page (see ``flash``)."""
+    flash(response, request, kind, text)
+    return response
 
 
 def _read_flashes(request: Request) -> list[dict[str, str]]:

@@ -23,7 +23,7 @@ from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.platform_deps import feature_refusal
-from peregrine.web.render import flash, redirect, render
+from peregrine.web.render import flash, flashed, redirect, render
 from peregrine.web.routes import api_letters
 from peregrine.web.workspace import job_exists, latest_tasks, require_job, submit_task
 
@@ -99,9 +99,12 @@ async def save_letter(request: Request, db: UserDBDep, job_id: int) -> Response:
             )
 
     version = await run_in_threadpool(save)
-    response = redirect(request, "apply", job_id=job_id)
-    flash(response, request, "success", f"Saved as version {version}.")
-    return response
+    return flashed(
+        redirect(request, "apply", job_id=job_id),
+        request,
+        "success",
+        f"Saved as version {version}.",
+    )
 
 
 @router.post("/apply/{job_id}/letter/restore", name="apply_letter_restore")
@@ -143,17 +146,15 @@ async def generate_letter(request: Request, db: UserDBDep, job_id: int) -> Respo
         return await run_in_threadpool(_invalid, request, db, job_id, form)
     refused = feature_refusal(request, "cover_letter")
     if refused is not None:
-        response = redirect(request, "apply", job_id=job_id)
-        flash(response, request, "error", f"Not started: {refused}.")
-        return response
+        return flashed(
+            redirect(request, "apply", job_id=job_id), request, "error", f"Not started: {refused}."
+        )
     kind, message = await run_in_threadpool(
         lambda: submit_task(
             request, db, kind="cover_letter", job_id=job_id, params={"feedback": feedback}
         )
     )
-    response = redirect(request, "apply", job_id=job_id)
-    flash(response, request, kind, message)
-    return response
+    return flashed(redirect(request, "apply", job_id=job_id), request, kind, message)
 
 
 @router.get("/apply/{job_id}/letter.pdf", name="apply_letter_pdf")

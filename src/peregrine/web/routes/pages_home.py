@@ -20,7 +20,7 @@ from peregrine.web import usage_events
 from peregrine.web.charts import bar_chart
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
-from peregrine.web.render import flash, redirect, render
+from peregrine.web.render import flash, flashed, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -236,6 +236,9 @@ async def dismiss_setup(request: Request, db: UserDBDep) -> Response:
             pref_q.set_preference(conn, key="setup_dismissed", value=True)
 
     await run_in_threadpool(save)
-    response = redirect(request, "home")
-    flash(response, request, "info", "Setup hidden. You can do it any time from Settings.")
-    return response
+    return flashed(
+        redirect(request, "home"),
+        request,
+        "info",
+        "Setup hidden. You can do it any time from Settings.",
+    )

@@ -20,7 +20,7 @@ from peregrine.storage.userdb import UserDB
 from peregrine.web import usage_events
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
-from peregrine.web.render import flash, redirect, render, url
+from peregrine.web.render import flash, flashed, redirect, render, url
 from peregrine.web.workspace import job_exists, require_job
 
 router = APIRouter(include_in_schema=False)
@@ -181,9 +181,7 @@ async def _invalid(request: Request, db: UserDB, job_id: int, form: FormReader) 
 
 
 def _saved(request: Request, job_id: int, text: str, kind: str = "success") -> Response:
-    response = redirect(request, "pipeline_job", job_id=job_id)
-    flash(response, request, kind, text)
-    return response
+    return flashed(redirect(request, "pipeline_job", job_id=job_id), request, kind, text)
 
 
 @router.post("/pipeline/{job_id}/notes", name="pipeline_notes")

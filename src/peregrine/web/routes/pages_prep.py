@@ -17,7 +17,7 @@ from peregrine.storage.userdb import UserDB
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.platform_deps import TASK_FEATURES, feature_refusal
-from peregrine.web.render import flash, redirect, render
+from peregrine.web.render import flash, flashed, redirect, render
 from peregrine.web.workspace import job_exists, latest_tasks, require_job, submit_task
 
 router = APIRouter(include_in_schema=False)
@@ -108,9 +108,7 @@ async def save_prep(request: Request, db: UserDBDep, job_id: int) -> Response:
             )
 
     await run_in_threadpool(save)
-    response = redirect(request, "prep", job_id=job_id)
-    flash(response, request, "success", "Prep saved.")
-    return response
+    return flashed(redirect(request, "prep", job_id=job_id), request, "success", "Prep saved.")
 
 
 @router.post("/prep/{job_id}/generate", name="prep_generate")

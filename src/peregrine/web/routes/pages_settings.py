@@ -29,7 +29,7 @@ from peregrine.web.backup_upload import restore_from_request
 from peregrine.web.deps import UserDBDep
 from peregrine.web.forms import FormReader
 from peregrine.web.platform_deps import get_platform, get_user_id
-from peregrine.web.render import flash, redirect, render
+from peregrine.web.render import flash, flashed, redirect, render
 from peregrine.web.rescore import submit_rescore
 from peregrine.web.routes.api_privacy import COLLECTED
 
@@ -96,9 +96,7 @@ async def profile_save(request: Request, db: UserDBDep) -> Response:
             profile_q.save_profile(conn, profile=profile, now=now_iso())
 
     await run_in_threadpool(save)
-    response = redirect(request, "settings_profile")
-    flash(response, request, "success", "Profile saved.")
-    return response
+    return flashed(redirect(request, "settings_profile"), request, "success", "Profile saved.")
 
 
 # --- résumé ----------------------------------------------------------------------------
@@ -184,9 +182,12 @@ async def resume_save(request: Request, db: UserDBDep) -> Response:
         return version
 
     version = await run_in_threadpool(save)
-    response = redirect(request, "settings_resume")
-    flash(response, request, "success", f"Résumé saved as version {version}.")
-    return response
+    return flashed(
+        redirect(request, "settings_resume"),
+        request,
+        "success",
+        f"Résumé saved as version {version}.",
+    )
 
 
 # --- search profiles -------------------------------------------------------------------
@@ -237,9 +238,9 @@ async def search_save(request: Request, db: UserDBDep) -> Response:
             profile_q.save_search_profile(conn, profile=profile, now=now_iso())
 
     await run_in_threadpool(save)
-    response = redirect(request, "settings_search")
-    flash(response, request, "success", f"Search “{profile.name}” saved.")
-    return response
+    return flashed(
+        redirect(request, "settings_search"), request, "success", f"Search “{profile.name}” saved."
+    )
 
 
 @router.post("/settings/search/delete", name="settings_search_delete")
@@ -291,9 +292,9 @@ async def keywords_save(request: Request, db: UserDBDep) -> Response:
         submit_rescore(request, db)
 
     await run_in_threadpool(save)
-    response = redirect(request, "settings_keywords")
-    flash(response, request, "success", "Keywords and blocklist saved.")
-    return response
+    return flashed(
+        redirect(request, "settings_keywords"), request, "success", "Keywords and blocklist saved."
+    )
 
 
 # --- LLM backends ----------------------------------------------------------------------
@@ -323,9 +324,12 @@ def _testable(request: Request, db: UserDB) -> list[str]:
 @router.post("/settings/llm", name="settings_llm_save")
 async def llm_save(request: Request, db: UserDBDep) -> Response:
     if request.app.state.settings.mode != "local":
-        response = redirect(request, "settings_llm")
-        flash(response, request, "error", "LLM backends are set by the operator here.")
-        return response
+        return flashed(
+            redirect(request, "settings_llm"),
+            request,
+            "error",
+            "LLM backends are set by the operator here.",
+        )
     form = FormReader(await request.form())
     backends, rows = sf.read_backends(form)
     if not form.ok:
@@ -350,9 +354,9 @@ async def llm_save(request: Request, db: UserDBDep) -> Response:
             pref_q.set_preference(conn, key="llm_backends", value=config)
 
     await run_in_threadpool(save)
-    response = redirect(request, "settings_llm")
-    flash(response, request, "success", f"Saved {len(backends)} backend(s).")
-    return response
+    return flashed(
+        redirect(request, "settings_llm"), request, "success", f"Saved {len(backends)} backend(s)."
+    )
 
 
 TEST_PROMPT = "Reply with the single word: ready"
