@@ -122,6 +122,13 @@ SPECS: tuple[SettingSpec, ...] = (
         "Largest request body accepted, in bytes (uploads included).",
     ),
     SettingSpec(
+        "PEREGRINE_PAGE_CACHE_MB",
+        "192",
+        "Memory for whole cached pages (the review page and the JSON job list), in MiB, per "
+        "process and shared by its users: two thirds for review pages, one third for the "
+        "list. A page is served from it until the user's jobs change. 0 turns it off.",
+    ),
+    SettingSpec(
         "PEREGRINE_FORWARDED_ALLOW_IPS",
         "(unset: 127.0.0.1 in cloud and demo mode, nobody in local mode)",
         "Comma-separated addresses or networks (CIDR) of the reverse proxy whose "
@@ -336,6 +343,7 @@ class Settings:
     login_url: str = "/login"
     directus_url: str | None = None
     cloud_db_cache_size: int = 1024
+    page_cache_mb: int = 192
     cloud_db_idle_seconds: int = 300
     platform_db_url: Secret | None = field(default=None, repr=False)
     platform_pool_min_size: int = 1
@@ -482,6 +490,7 @@ class Settings:
             login_url=env.text("LOGIN_URL") or "/login",
             directus_url=directus_url.rstrip("/") if directus_url else None,
             cloud_db_cache_size=env.integer("CLOUD_DB_CACHE_SIZE", 1024, low=1, high=100_000),
+            page_cache_mb=env.integer("PEREGRINE_PAGE_CACHE_MB", 192, low=0, high=65_536),
             cloud_db_idle_seconds=env.integer("CLOUD_DB_IDLE_SECONDS", 300, low=1, high=86_400),
             platform_db_url=env.secret("PLATFORM_DB_URL"),
             platform_pool_min_size=pool_min,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -533,3 +534,24 @@ def test_a_flash_shows_once_on_the_review_page(client: TestClient) -> None:
     moved = post_form(client, "/review/move", {"act": f"approve:{job_id}"})
     assert "Approved 1 job" in moved.text
     assert "Approved 1 job" not in client.get("/review").text
+
+
+def test_the_page_cache_size_is_a_setting_and_zero_turns_it_off(
+    local_settings: Settings,
+) -> None:
+    for megabytes, kept in ((192, 1), (0, 0)):
+        app = create_app(dataclasses.replace(local_settings, page_cache_mb=megabytes))
+        with TestClient(app, base_url="http://127.0.0.1:8502") as client:
+            title = f"Cache of {megabytes} MiB"
+            [job_id] = add_jobs(user_db(client), 1, title=title)
+            for _ in range(2):
+                assert title in client.get("/review").text
+                assert job_id in [j["id"] for j in client.get("/api/v1/jobs").json()["items"]]
+            assert len(app.state.__dict__["review_pages"]) == kept
+            assert len(app.state.__dict__["api_job_pages"]) == kept
+            # Still correct after a change, whether it came from a cache or not.
+            with user_db(client).write() as conn:
+                conn.execute("DELETE FROM jobs WHERE id <> ?", (job_id,))
+                conn.execute("UPDATE jobs SET title = ? WHERE id = ?", (f"{title}!", job_id))
+            assert f"{title}!" in client.get("/review").text
+            assert client.get("/api/v1/jobs").json()["items"][0]["title"] == f"{title}!"

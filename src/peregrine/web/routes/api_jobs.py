@@ -21,7 +21,6 @@ from peregrine.web.fragments import LRU, FragmentCache, current_page, page_cache
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
 # A 50-job page is ~35 KB: room for one page each of ~1,800 tenants.
-API_PAGES_MAX_BYTES = 64 * 1024 * 1024
 
 SortParam = Literal["score", "newest", "posted", "salary", "company", "title"]
 if TYPE_CHECKING:
@@ -165,7 +164,8 @@ def _pages_cache(request: Request) -> LRU[tuple[int, bytes]]:
     if pages_cache is None:
         settings = request.app.state.settings
         pages_cache = state.setdefault(
-            "api_job_pages", page_cache(settings.cloud_db_cache_size, API_PAGES_MAX_BYTES)
+            "api_job_pages",
+            page_cache(settings.cloud_db_cache_size, settings.page_cache_mb * 2**20 // 3),
         )
     return pages_cache
 

@@ -31,7 +31,6 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
 # A review page of 50 cards is 70-150 KB: room for one page each of ~1,000 tenants.
-REVIEW_PAGES_MAX_BYTES = 128 * 1024 * 1024
 UNDO_COOKIE = "peregrine_undo"
 # Review actions and the status each one moves a job to. "Skip" archives: the job leaves the
 # queue without a verdict, and undo brings it back.
@@ -214,7 +213,8 @@ def _pages_cache(request: Request) -> LRU[tuple[int, tuple[bytes, ...]]]:
     if pages_cache is None:
         settings = request.app.state.settings
         pages_cache = state.setdefault(
-            "review_pages", page_cache(settings.cloud_db_cache_size, REVIEW_PAGES_MAX_BYTES)
+            "review_pages",
+            page_cache(settings.cloud_db_cache_size, settings.page_cache_mb * 2**20 * 2 // 3),
         )
     return pages_cache
 
