@@ -11,30 +11,25 @@
 --   of source names, which is the job's own source while it has no link. The first link of
 --   a job, naming the job's own source, leaves the list as it was.
 --
--- The list-wide mark (job_changes) still changes on every insert of either kind.
+-- The conditions sit in the UPDATE's WHERE, not in a WHEN, so the list-wide mark
+-- (job_changes) still changes on every insert of either kind from the same trigger. An
+-- UPDATE whose WHERE matches no row writes nothing.
 
 DROP TRIGGER jobs_rev_insert;
 
-CREATE TRIGGER jobs_rev_insert AFTER INSERT ON jobs WHEN NEW.rev = 0
+CREATE TRIGGER jobs_rev_insert AFTER INSERT ON jobs
 BEGIN
-    UPDATE jobs SET rev = random() WHERE id = NEW.id;
-END;
-
-CREATE TRIGGER jobs_changes_insert AFTER INSERT ON jobs
-BEGIN
+    UPDATE jobs SET rev = random() WHERE id = NEW.id AND NEW.rev = 0;
     UPDATE job_changes SET mark = random();
 END;
 
 DROP TRIGGER job_sources_rev_insert;
 
 CREATE TRIGGER job_sources_rev_insert AFTER INSERT ON job_sources
-WHEN EXISTS (SELECT 1 FROM job_sources WHERE job_id = NEW.job_id AND id <> NEW.id)
-    OR NEW.source IS NOT (SELECT source FROM jobs WHERE id = NEW.job_id)
 BEGIN
-    UPDATE jobs SET rev = random() WHERE id = NEW.job_id;
-END;
-
-CREATE TRIGGER job_sources_changes_insert AFTER INSERT ON job_sources
-BEGIN
+    UPDATE jobs SET rev = random()
+    WHERE id = NEW.job_id
+        AND (NEW.source IS NOT jobs.source
+             OR EXISTS (SELECT 1 FROM job_sources WHERE job_id = NEW.job_id AND id <> NEW.id));
     UPDATE job_changes SET mark = random();
 END;
