@@ -203,10 +203,9 @@ def store_listings(
         else:
             by_url[job.url] = job
     known = disc_q.known_urls(conn, urls=list(by_url))
-    repeats = [job for url, job in by_url.items() if url in known]
+    repeats = [finish_text(job) for url, job in by_url.items() if url in known]
     report.exact_duplicates += len(repeats)
     fresh = [job for url, job in by_url.items() if url not in known]
-    repeats = [finish_text(job) for job in repeats]
 
     # Cross-source duplicates and the applied guard, block by block.
     companies = [_company_key(job.company) for job in fresh]

@@ -20,8 +20,6 @@ from peregrine.web.fragments import LRU, FragmentCache, current_page, page_cache
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])
 
-# A 50-job page is ~35 KB: room for one page each of ~1,800 tenants.
-
 SortParam = Literal["score", "newest", "posted", "salary", "company", "title"]
 if TYPE_CHECKING:
     StatusParam = str
@@ -163,6 +161,8 @@ def _pages_cache(request: Request) -> LRU[tuple[int, bytes]]:
     pages_cache: LRU[tuple[int, bytes]] | None = state.get("api_job_pages")
     if pages_cache is None:
         settings = request.app.state.settings
+        # A third of PEREGRINE_PAGE_CACHE_MB (64 MiB by default); a 50-job page is ~35 KB:
+        # room for one page each of ~1,800 tenants.
         pages_cache = state.setdefault(
             "api_job_pages",
             page_cache(settings.cloud_db_cache_size, settings.page_cache_mb * 2**20 // 3),

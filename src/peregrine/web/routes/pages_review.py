@@ -30,7 +30,6 @@ from peregrine.web.security import csrf_token
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-# A review page of 50 cards is 70-150 KB: room for one page each of ~1,000 tenants.
 UNDO_COOKIE = "peregrine_undo"
 # Review actions and the status each one moves a job to. "Skip" archives: the job leaves the
 # queue without a verdict, and undo brings it back.
@@ -212,6 +211,8 @@ def _pages_cache(request: Request) -> LRU[tuple[int, tuple[bytes, ...]]]:
     pages_cache: LRU[tuple[int, tuple[bytes, ...]]] | None = state.get("review_pages")
     if pages_cache is None:
         settings = request.app.state.settings
+        # Two thirds of PEREGRINE_PAGE_CACHE_MB (128 MiB by default); a review page of 50
+        # cards is 70-150 KB: room for one page each of ~1,000 tenants.
         pages_cache = state.setdefault(
             "review_pages",
             page_cache(settings.cloud_db_cache_size, settings.page_cache_mb * 2**20 * 2 // 3),
